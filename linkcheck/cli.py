@@ -1,0 +1,113 @@
+"""The ``linkcheck`` command: a thin shell over the library.
+
+The only module that imports typer. It parses arguments, calls one library function, renders
+the result and maps exceptions to exit codes in one place (``main``):
+0 pass/warn, 1 fail (error findings), 2 usage, 3 the input could not be analysed.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from linkcheck.errors import LinkcheckError
+
+__all__ = ["app", "main"]
+
+EXIT_OK = 0
+EXIT_FAIL = 1
+EXIT_USAGE = 2
+EXIT_INPUT = 3
+
+app = typer.Typer(
+    name="linkcheck",
+    help="Tell, before an image is pushed, whether its entrypoint will actually start.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+class OutputFormat(enum.StrEnum):
+    text = "text"
+    json = "json"
+
+
+ImageArg = Annotated[
+    str,
+    typer.Argument(
+        help="docker-archive or OCI archive tarball, OCI layout directory, or - for stdin."
+    ),
+]
+FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
+PlatformOpt = Annotated[
+    str | None, typer.Option("--platform", help="Only this platform, e.g. linux/arm64.")
+]
+NameOpt = Annotated[
+    str | None, typer.Option("--name", help="Image name:tag, when the archive holds several.")
+]
+
+
+@app.command()
+def inspect(
+    image: ImageArg,
+    platform: PlatformOpt = None,
+    name: NameOpt = None,
+    output_format: FormatOpt = OutputFormat.text,
+) -> None:
+    """Show an image's platforms, config, entrypoint and layers."""
+    raise NotImplementedError  # filled in by the image-reading work
+
+
+@app.command()
+def analyze(
+    image: ImageArg,
+    platform: PlatformOpt = None,
+    name: NameOpt = None,
+    output_format: FormatOpt = OutputFormat.text,
+) -> None:
+    """Tell whether the image's entrypoint will start, and if not, why and how to fix it."""
+    raise NotImplementedError  # filled in by the analysis work
+
+
+@app.command()
+def dockerfile(
+    files: Annotated[list[Path], typer.Argument(help="Dockerfiles to check.")],
+    output_format: FormatOpt = OutputFormat.text,
+) -> None:
+    """Check Dockerfiles for binaries copied onto a base they cannot run on."""
+    raise NotImplementedError  # filled in by the Dockerfile work
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code instead of exiting (callable from tests)."""
+    logging.basicConfig(level=logging.WARNING, format="linkcheck: %(message)s")
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        app(args=args, prog_name="linkcheck", standalone_mode=False)
+    except LinkcheckError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_INPUT
+    except typer.Exit as e:
+        return int(e.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # click usage errors carry their own exit code
+        code = getattr(e, "exit_code", None)
+        if isinstance(code, int):
+            show = getattr(e, "show", None)
+            if callable(show):
+                show()
+            return code
+        raise
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

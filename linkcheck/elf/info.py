@@ -1,0 +1,137 @@
+"""Typed facts about one ELF file: what ``linkcheck.elf.parse_elf`` returns.
+
+Only ``linkcheck/elf`` imports an ELF parsing library; everything else sees these classes.
+"None" means *unknown* (stripped, absent section), never "empty".
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+__all__ = [
+    "ElfClass",
+    "ElfInfo",
+    "GoBuildInfo",
+    "Linkage",
+    "VersionNeed",
+    "machine_to_arch",
+]
+
+
+class ElfClass(enum.IntEnum):
+    ELFCLASS32 = 1
+    ELFCLASS64 = 2
+
+
+class Linkage(enum.Enum):
+    STATIC = "static"  # no PT_INTERP, no PT_DYNAMIC
+    STATIC_PIE = "static-pie"  # PT_DYNAMIC without PT_INTERP, ET_DYN
+    DYNAMIC = "dynamic"  # PT_INTERP present (even with no DT_NEEDED)
+    SHARED_LIBRARY = "shared-library"  # PT_DYNAMIC, no PT_INTERP, has DT_SONAME or not ET_EXEC
+
+
+# e_machine -> OCI/Go architecture name (elf.h / Go's GOARCH)
+_MACHINES: dict[int, str] = {
+    3: "386",
+    8: "mips",
+    20: "ppc",
+    21: "ppc64",
+    22: "s390x",
+    40: "arm",
+    62: "amd64",
+    183: "arm64",
+    243: "riscv64",
+    258: "loong64",
+}
+
+
+def machine_to_arch(e_machine: int, elf_class: ElfClass, little_endian: bool) -> str | None:
+    """The OCI architecture an ELF machine runs on, or None if linkcheck does not know it."""
+    arch = _MACHINES.get(e_machine)
+    if arch == "ppc64" and little_endian:
+        return "ppc64le"
+    if arch == "mips":
+        bits = "64" if elf_class is ElfClass.ELFCLASS64 else ""
+        return f"mips{bits}{'le' if little_endian else ''}"
+    return arch
+
+
+@dataclass(frozen=True, slots=True)
+class VersionNeed:
+    """One entry of ``.gnu.version_r``: ``file`` must define ``version``."""
+
+    file: str  # the soname the version is needed from, e.g. "libc.so.6"
+    version: str  # e.g. "GLIBC_2.34"
+    weak: bool
+    symbols: tuple[str, ...] | None  # undefined symbols bound to this version; None if unknown
+
+
+@dataclass(frozen=True, slots=True)
+class GoBuildInfo:
+    """What ``go version -m`` prints, read from ``.go.buildinfo``."""
+
+    go_version: str  # "go1.22.1"
+    path: str | None  # main package path
+    main_module: str | None
+    settings: tuple[tuple[str, str], ...]  # ("CGO_ENABLED", "1"), ("-buildmode", "exe"), ...
+
+    def setting(self, key: str) -> str | None:
+        for name, value in self.settings:
+            if name == key:
+                return value
+        return None
+
+    @property
+    def cgo_enabled(self) -> bool | None:
+        value = self.setting("CGO_ENABLED")
+        return None if value is None else value == "1"
+
+
+@dataclass(frozen=True, slots=True)
+class ElfInfo:
+    elf_class: ElfClass
+    little_endian: bool
+    machine: int  # e_machine
+    osabi: int  # e_ident[EI_OSABI]
+    e_type: int  # ET_EXEC=2, ET_DYN=3 (PIE executables are ET_DYN too)
+    interp: str | None  # PT_INTERP, None when absent
+    has_dynamic: bool  # PT_DYNAMIC present
+    needed: tuple[str, ...]  # DT_NEEDED in order
+    soname: str | None
+    rpath: tuple[str, ...] | None  # DT_RPATH split on ":", None when absent
+    runpath: tuple[str, ...] | None  # DT_RUNPATH split on ":", None when absent
+    flags_1: int  # DT_FLAGS_1 (0 when absent)
+    version_needs: tuple[VersionNeed, ...]  # .gnu.version_r
+    version_defs: tuple[str, ...]  # .gnu.version_d names (first is the file's own name)
+    undefined_symbols: tuple[str, ...] | None  # .dynsym undefined, non-weak; None if unknown
+    defined_symbols: frozenset[str] | None  # .dynsym defined (exported); None if unknown
+    go: GoBuildInfo | None  # None: not a Go binary, or build info absent
+
+    DF_1_NODEFLIB = 0x800
+    DF_1_PIE = 0x08000000
+
+    @property
+    def arch(self) -> str | None:
+        return machine_to_arch(self.machine, self.elf_class, self.little_endian)
+
+    @property
+    def nodeflib(self) -> bool:
+        return bool(self.flags_1 & self.DF_1_NODEFLIB)
+
+    @property
+    def linkage(self) -> Linkage:
+        # ../shared/FACTS.md "Static, static-pie, dynamic": decide from the ELF itself.
+        if self.interp is not None:
+            return Linkage.DYNAMIC
+        if not self.has_dynamic:
+            return Linkage.STATIC
+        if self.e_type == 3 and self.soname is None and (self.flags_1 & self.DF_1_PIE):
+            return Linkage.STATIC_PIE
+        if self.e_type == 2:
+            return Linkage.STATIC_PIE if not self.needed else Linkage.DYNAMIC
+        return (
+            Linkage.SHARED_LIBRARY
+            if self.soname or not (self.flags_1 & self.DF_1_PIE)
+            else (Linkage.STATIC_PIE)
+        )
