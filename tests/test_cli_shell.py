@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+import pytest
+
+from linkcheck.cli import main
+
+
+def test_help_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    assert "analyze" in capsys.readouterr().out
+
+
+def test_unknown_command_is_usage_error() -> None:
+    assert main(["no-such-command"]) == 2
