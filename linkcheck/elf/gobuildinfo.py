@@ -1,0 +1,175 @@
+"""Go build information: what ``go version -m`` prints, read from ``.go.buildinfo``.
+
+Follows Go's own reader, ``src/debug/buildinfo/buildinfo.go`` (Go 1.18-1.22):
+
+* the blob starts with the 14-byte magic ``\\xff Go buildinf:`` at a 16-byte aligned address,
+  found in the ``.go.buildinfo`` section, or (sections stripped) in the first 64 KiB of the
+  first writable, non-executable ``PT_LOAD`` segment (``elfExe.DataStart``);
+* byte 14 is the pointer size, byte 15 the flags: bit 1 (``0x2``) means the Go 1.18+ inline
+  format, where the version and the module info follow the 32-byte header as uvarint-length
+  prefixed strings; otherwise two pointers at offsets 16 and 16+ptrsize point to Go string
+  headers ``{data, len}`` (bit 0 = big-endian pointers);
+* the module info is framed by 16-byte sentinels (``cmd/go/internal/modload.infoStart/End``),
+  and is a list of tab-separated lines parsed like ``runtime/debug.ParseBuildInfo``:
+  ``path``, ``mod``, ``dep``, ``=>``, ``build KEY=VALUE`` (KEY and VALUE Go-quoted when needed).
+"""
+
+from __future__ import annotations
+
+import ast
+import struct
+from typing import TYPE_CHECKING
+
+from linkcheck.elf._reader import PF_W, PF_X, PT_LOAD, SHT_NOBITS, find_section, vaddr_to_offset
+from linkcheck.elf.info import GoBuildInfo
+
+if TYPE_CHECKING:
+    from linkcheck.elf._reader import ElfHeader, ProgramHeader, Reader
+
+__all__ = ["find_go_buildinfo", "parse_modinfo"]
+
+MAGIC = b"\xff Go buildinf:"
+_ALIGN = 16
+_HEADER_SIZE = 32
+_SEARCH_SIZE = 64 * 1024  # debug/buildinfo reads this much of the data segment
+_MAX_STRING = 1 << 20  # a module list longer than 1 MiB is not something Go writes
+
+
+def _data_start(reader: Reader, header: ElfHeader, phdrs: tuple[ProgramHeader, ...]) -> int | None:
+    """Virtual address to search from, as ``debug/buildinfo``'s ``elfExe.DataStart``."""
+    section = find_section(reader, header, ".go.buildinfo")
+    if section is not None and section.sh_type != SHT_NOBITS:
+        return section.sh_addr
+    for ph in phdrs:
+        if ph.p_type == PT_LOAD and ph.p_flags & (PF_X | PF_W) == PF_W:
+            return ph.p_vaddr
+    return None
+
+
+def _read_vaddr(reader: Reader, phdrs: tuple[ProgramHeader, ...], vaddr: int, size: int) -> bytes:
+    """Up to ``size`` bytes at ``vaddr``, cut at the end of its segment's file image."""
+    for ph in phdrs:
+        if ph.p_type == PT_LOAD and ph.p_vaddr <= vaddr < ph.p_vaddr + ph.p_filesz:
+            avail = ph.p_vaddr + ph.p_filesz - vaddr
+            return reader.read_upto(ph.p_offset + (vaddr - ph.p_vaddr), min(size, avail))
+    return b""
+
+
+def _find_blob(data: bytes) -> bytes | None:
+    start = 0
+    while True:
+        i = data.find(MAGIC, start)
+        if i < 0 or len(data) - i < _HEADER_SIZE:
+            return None
+        if i % _ALIGN == 0:
+            return data[i:]
+        start = (i + _ALIGN - 1) & ~(_ALIGN - 1)
+
+
+def _uvarint_string(data: bytes, pos: int) -> tuple[str, int] | None:
+    """Go's ``binary.Uvarint`` length prefix, then that many bytes."""
+    length = shift = 0
+    while pos < len(data) and shift < 64:
+        byte = data[pos]
+        pos += 1
+        length |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            if length > _MAX_STRING or pos + length > len(data):
+                return None
+            return data[pos : pos + length].decode("utf-8", "surrogateescape"), pos + length
+        shift += 7
+    return None
+
+
+def _pointer_string(
+    reader: Reader, phdrs: tuple[ProgramHeader, ...], blob: bytes, at: int, ptr_size: int
+) -> str | None:
+    """The pre-1.18 format: a pointer to a Go string header ``{data *byte, len int}``."""
+    code = {4: "I", 8: "Q"}.get(ptr_size)
+    if code is None:
+        return None
+    fmt = (">" if blob[15] & 1 else "<") + code
+    (addr,) = struct.unpack_from(fmt, blob, at)
+    head = _read_vaddr(reader, phdrs, addr, 2 * ptr_size)
+    if len(head) < 2 * ptr_size:
+        return None
+    data_addr, length = struct.unpack_from(fmt[0] + 2 * code, head)
+    if length > _MAX_STRING:
+        return None
+    data = _read_vaddr(reader, phdrs, data_addr, length)
+    return data.decode("utf-8", "surrogateescape") if len(data) == length else None
+
+
+def _raw_build_info(
+    reader: Reader, header: ElfHeader, phdrs: tuple[ProgramHeader, ...]
+) -> tuple[str, str] | None:
+    start = _data_start(reader, header, phdrs)
+    if start is None or vaddr_to_offset(phdrs, start) is None:
+        return None
+    blob = _find_blob(_read_vaddr(reader, phdrs, start, _SEARCH_SIZE))
+    if blob is None:
+        return None
+    ptr_size = blob[14]
+    if blob[15] & 2:
+        first = _uvarint_string(blob, _HEADER_SIZE)
+        second = _uvarint_string(blob, first[1]) if first else None
+        version, mod = (first[0], second[0]) if first and second else ("", "")
+    else:
+        version = _pointer_string(reader, phdrs, blob, 16, ptr_size) or ""
+        mod = _pointer_string(reader, phdrs, blob, 16 + ptr_size, ptr_size) or ""
+    if not version:
+        return None
+    # Strip the 16-byte sentinels around the module info (debug/buildinfo does the same test).
+    mod = mod[16:-16] if len(mod) >= 33 and mod[-17] == "\n" else ""
+    return version, mod
+
+
+def _unquote(text: str) -> str:
+    """Undo Go's ``strconv.Quote`` (used for build keys/values with spaces or quotes)."""
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            return text
+        if isinstance(value, str):
+            return value
+    return text
+
+
+def _split_setting(text: str) -> tuple[str, str] | None:
+    if text.startswith('"'):
+        # A quoted key: find the closing quote not preceded by a backslash.
+        i = 1
+        while i < len(text) and text[i] != '"':
+            i += 2 if text[i] == "\\" else 1
+        key, rest = text[: i + 1], text[i + 1 :]
+        if not rest.startswith("="):
+            return None
+        return _unquote(key), _unquote(rest[1:])
+    key, sep, value = text.partition("=")
+    return (key, _unquote(value)) if sep and key else None
+
+
+def parse_modinfo(version: str, modinfo: str) -> GoBuildInfo:
+    """Build a :class:`GoBuildInfo` from the version string and the unframed module info."""
+    path = main = None
+    settings: list[tuple[str, str]] = []
+    for line in modinfo.splitlines():
+        kind, _, rest = line.partition("\t")
+        if kind == "path":
+            path = rest
+        elif kind == "mod":
+            main = rest.split("\t")[0] or None
+        elif kind == "build":
+            setting = _split_setting(rest)
+            if setting is not None:
+                settings.append(setting)
+    return GoBuildInfo(go_version=version, path=path, main_module=main, settings=tuple(settings))
+
+
+def find_go_buildinfo(
+    reader: Reader, header: ElfHeader, phdrs: tuple[ProgramHeader, ...]
+) -> GoBuildInfo | None:
+    """The Go build info of this ELF file, or None when it carries none."""
+    raw = _raw_build_info(reader, header, phdrs)
+    return None if raw is None else parse_modinfo(*raw)
