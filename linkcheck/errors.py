@@ -11,6 +11,7 @@ __all__ = [
     "ElfError",
     "ImageFormatError",
     "IntegrityError",
+    "LdCacheError",
     "LinkcheckError",
     "SelectionError",
     "UnsafeImageError",
@@ -40,6 +41,10 @@ class SelectionError(LinkcheckError):
 
 class ElfError(LinkcheckError):
     """Bytes that claim to be ELF but cannot be parsed (reported as a finding by callers)."""
+
+
+class LdCacheError(LinkcheckError):
+    """An ``/etc/ld.so.cache`` that cannot be parsed (callers report it as a finding)."""
 
 
 class DockerfileError(LinkcheckError):
