@@ -1,0 +1,272 @@
+"""Apply layers, one streaming pass each, onto the merged tree (OCI image-spec layer.md).
+
+Per layer: the blob's bytes are hashed (its descriptor digest) while they feed the
+decompressor, sniffed from the bytes (gzip, zstd or plain), and the uncompressed tar is hashed
+(the config's ``diff_id``) while :mod:`._tar` walks it. Whiteouts (``.wh.name``) delete from
+lower layers only and an opaque marker (``.wh..wh..opq``) hides everything lower in its
+directory whatever the tar order: both are applied as "prune what this layer did not write",
+so a marker listed after its siblings still spares them. Hardlinks copy the target's entry and
+content reference at the time they appear.
+
+Content: for a plain tar in a file we own, a file's bytes stay where they are (blob offset).
+For compressed layers, candidate files (ELF, ``#!`` scripts, the few /etc files a loader
+reads) are copied into the archive's content store as they stream by; the rest get a
+:class:`~.rootfs.Deferred` reference, copied on first ``open`` by re-reading that layer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import posixpath
+import zlib
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, BinaryIO, cast
+
+import zstandard
+
+from linkcheck.errors import ImageFormatError, IntegrityError, UnsafeImageError
+from linkcheck.image._io import CHUNK, Compression, FileWindow
+from linkcheck.image._tar import Budget, Feed, TarMember, iter_members
+from linkcheck.image.rootfs import Deferred, ImageRootFS, Stored
+from linkcheck.model import FileEntry, FileType
+
+try:  # ISA-L inflates ~2-3x faster than zlib (FACTS.md, "Cost of reading")
+    from isal import igzip as _gzip
+except ImportError:  # pragma: no cover - isal is a declared dependency
+    import gzip as _gzip  # type: ignore[no-redef]
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from linkcheck.image._container import Member
+
+__all__ = [
+    "STREAM_ERRORS",
+    "ContentStore",
+    "LayerBlob",
+    "apply_layer",
+    "decompressed_reader",
+    "read_deferred",
+]
+
+log = logging.getLogger(__name__)
+
+WHITEOUT_PREFIX = ".wh."
+OPAQUE = ".wh..wh..opq"
+_TYPES = {
+    "0": FileType.REGULAR,
+    "7": FileType.REGULAR,  # contiguous file: a regular file to everyone but old Unix
+    "2": FileType.SYMLINK,
+    "3": FileType.CHAR,
+    "4": FileType.BLOCK,
+    "5": FileType.DIRECTORY,
+    "6": FileType.FIFO,
+}
+_ETC_NAMES = frozenset(
+    {"ld.so.cache", "ld.so.conf", "os-release", "passwd", "group", "nsswitch.conf",
+     "alpine-release", "debian_version", "lsb-release", "redhat-release", "system-release"}
+)  # fmt: skip
+_MAGICS = (b"\x7fELF", b"#!")
+
+
+@dataclass(frozen=True, slots=True)
+class LayerBlob:
+    """One layer as the archive knows it: where its bytes are and what they must hash to."""
+
+    index: int
+    member: Member
+    digest: str | None  # the descriptor digest ("sha256:..."); None in legacy docker-archive
+    diff_id: str
+    compression: Compression
+
+    @property
+    def label(self) -> str:
+        shown = self.digest or self.diff_id
+        return f"layer {self.index} ({shown[:19]}...)"
+
+
+class ContentStore:
+    """An append-only temp file of candidate file contents, indexed by offset."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self._end = 0
+
+    def append(self, chunks: Iterable[bytes]) -> Stored:
+        start = self._end
+        for chunk in chunks:
+            view = memoryview(chunk)
+            while view:
+                written = os.pwrite(self.fd, view, self._end)
+                self._end += written
+                view = view[written:]
+        return Stored(self.fd, start, self._end - start)
+
+
+class _HashingReader(FileWindow):
+    """The raw blob, hashed as the decompressor pulls it."""
+
+    def __init__(self, member: Member, hashed: bool) -> None:
+        super().__init__(member.fd, member.offset, member.size)
+        self.sha256 = hashlib.sha256() if hashed else None
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        n = super().readinto(buffer)
+        if self.sha256 is not None and n:
+            self.sha256.update(memoryview(buffer)[:n])
+        return n
+
+    def drain(self) -> None:
+        while self.read(CHUNK):
+            pass
+
+
+def _decompressed(raw: _HashingReader, compression: Compression) -> Callable[[int], bytes]:
+    source = cast("BinaryIO", raw)
+    if compression is Compression.GZIP:
+        gz = cast("BinaryIO", _gzip.GzipFile(fileobj=source, mode="rb"))  # type: ignore[no-untyped-call,unused-ignore]
+        return gz.read
+    if compression is Compression.ZSTD:
+        reader = zstandard.ZstdDecompressor().stream_reader(source, read_across_frames=True)
+        return reader.read
+    return raw.read
+
+
+STREAM_ERRORS = (OSError, EOFError, zlib.error, zstandard.ZstdError)
+
+
+def decompressed_reader(fd: int, size: int, compression: Compression) -> Callable[[int], bytes]:
+    """Inflate the first ``size`` bytes of ``fd`` (an outer ``.tar.gz``), unhashed."""
+    from linkcheck.image._container import Member
+
+    return _decompressed(_HashingReader(Member(fd, 0, size), hashed=False), compression)
+
+
+def apply_layer(
+    blob: LayerBlob,
+    tree: ImageRootFS,
+    store: ContentStore,
+    budget: Budget,
+    *,
+    max_entries: int,
+) -> None:
+    """Read ``blob`` once, verify both digests, and apply it onto ``tree``."""
+    plain = blob.compression is Compression.NONE
+    raw = _HashingReader(blob.member, hashed=not plain)
+    feed = Feed(_decompressed(raw, blob.compression), blob.label, budget=budget)
+    applier = _Applier(blob, tree, store, feed, max_entries)
+    try:
+        for member in iter_members(feed, blob.label):
+            applier.apply(member)
+        raw.drain()
+    except STREAM_ERRORS as e:
+        raise ImageFormatError(f"{blob.label}: corrupt or truncated layer ({e})") from e
+    assert feed.sha256 is not None
+    diff_id = "sha256:" + feed.sha256.hexdigest()
+    digest = diff_id if raw.sha256 is None else "sha256:" + raw.sha256.hexdigest()
+    if blob.digest is not None and blob.digest.startswith("sha256:") and digest != blob.digest:
+        raise IntegrityError(f"{blob.label}: blob {blob.digest} has digest {digest}")
+    if diff_id != blob.diff_id:
+        raise IntegrityError(
+            f"{blob.label}: uncompressed content has digest {diff_id},"
+            f" but the config's diff_id is {blob.diff_id}"
+        )
+
+
+def clean_member_path(name: str, label: str) -> str:
+    """The absolute in-image path of a tar member name; escapes are hostile."""
+    if name.startswith("/") or "\0" in name:
+        raise UnsafeImageError(f"{label}: unsafe tar path {name!r}")
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise UnsafeImageError(f"{label}: unsafe tar path {name!r}")
+    return "/" + "/".join(parts)
+
+
+def _wants_content(path: str, head: bytes) -> bool:
+    if head.startswith(_MAGICS):
+        return True
+    if path.startswith("/etc/"):
+        base = posixpath.basename(path)
+        return (
+            base in _ETC_NAMES
+            or base.startswith(("ld-musl-", "ld.so.conf"))
+            or path.startswith("/etc/ld.so.conf.d/")
+        )
+    return path == "/usr/lib/os-release"
+
+
+class _Applier:
+    def __init__(
+        self, blob: LayerBlob, tree: ImageRootFS, store: ContentStore, feed: Feed, cap: int
+    ) -> None:
+        self.blob, self.tree, self.store, self.feed, self.cap = blob, tree, store, feed, cap
+        self.touched: set[str] = set()  # what this layer wrote: whiteouts spare it
+
+    def apply(self, m: TarMember) -> None:
+        label = self.blob.label
+        path = clean_member_path(m.name, label)
+        parent, base = posixpath.split(path)
+        if base.startswith(WHITEOUT_PREFIX):
+            self._whiteout(path, parent, base)
+            return
+        if len(self.tree) >= self.cap:
+            raise UnsafeImageError(f"{label}: more than {self.cap} files in the image")
+        self.tree.ensure_dirs(parent, self.blob.index, self.touched)
+        if m.kind == "1":
+            self._hardlink(path, m)
+        else:
+            kind = _TYPES.get(m.kind)
+            if kind is None:
+                log.warning("%s: skipping %r of unknown tar type %r", label, path, m.kind)
+                return
+            link = m.linkname if kind is FileType.SYMLINK else None
+            size = m.size if kind is FileType.REGULAR else 0
+            entry = FileEntry(path, kind, m.mode, m.uid, m.gid, size, link, self.blob.index)
+            content = self._content(path, m) if kind is FileType.REGULAR and m.size else None
+            self.tree.put(entry, content)
+        self.touched.add(path)
+
+    def _whiteout(self, path: str, parent: str, base: str) -> None:
+        if base == OPAQUE:
+            self.tree.prune(parent, self.touched, include_self=False)
+            return
+        if base.startswith(WHITEOUT_PREFIX + WHITEOUT_PREFIX):
+            return  # other AUFS metadata (.wh..wh.plnk, .wh..wh.aufs): not part of the tree
+        name = base[len(WHITEOUT_PREFIX) :]
+        if name in ("", ".", ".."):
+            raise UnsafeImageError(f"{self.blob.label}: whiteout with an empty name {path!r}")
+        self.tree.prune(posixpath.join(parent, name), self.touched, include_self=True)
+
+    def _hardlink(self, path: str, m: TarMember) -> None:
+        target = clean_member_path(m.linkname, self.blob.label)
+        source = self.tree.lookup(target)
+        if source is None or source.type is FileType.DIRECTORY:
+            what = "missing" if source is None else "directory"
+            raise ImageFormatError(
+                f"{self.blob.label}: hardlink {path!r} points to {what} {target!r}"
+            )
+        # bound to the content as it is now: a later whiteout of the target keeps it
+        entry = replace(source, path=path, layer=self.blob.index)
+        self.tree.put(entry, self.tree.content_of(target))
+
+    def _content(self, path: str, m: TarMember) -> Stored | Deferred:
+        if self.blob.compression is Compression.NONE:  # bytes stay in the blob, seekable
+            member = self.blob.member
+            return Stored(member.fd, member.offset + m.data_offset, m.size)
+        if _wants_content(path, self.feed.peek(min(4, m.size))):
+            return self.store.append(self.feed.chunks(m.size))
+        return Deferred(self.blob.index, m.data_offset, m.size)
+
+
+def read_deferred(blob: LayerBlob, ref: Deferred, store: ContentStore) -> Stored:
+    """Copy one deferred file into the store by re-reading its (already verified) layer."""
+    raw = _HashingReader(blob.member, hashed=False)
+    feed = Feed(_decompressed(raw, blob.compression), blob.label, hashed=False)
+    try:
+        feed.skip(ref.offset)
+        return store.append(feed.chunks(ref.size))
+    except STREAM_ERRORS as e:
+        raise ImageFormatError(f"{blob.label}: corrupt or truncated layer ({e})") from e
