@@ -79,9 +79,22 @@ def analyze(
 def dockerfile(
     files: Annotated[list[Path], typer.Argument(help="Dockerfiles to check.")],
     output_format: FormatOpt = OutputFormat.text,
+    catalog: Annotated[
+        Path | None,
+        typer.Option("--catalog", help="JSON base-image catalog searched before the built-in."),
+    ] = None,
 ) -> None:
     """Check Dockerfiles for binaries copied onto a base they cannot run on."""
-    raise NotImplementedError  # filled in by the Dockerfile work
+    from linkcheck.dockerfile import check_dockerfile, load_catalog
+    from linkcheck.model import Severity
+    from linkcheck.render.dockerfile import render_json, render_text
+
+    bases = load_catalog(catalog)
+    results = [(str(path), check_dockerfile(path, catalog=bases)) for path in files]
+    render = render_json if output_format is OutputFormat.json else render_text
+    sys.stdout.write(render(results))
+    if any(f.severity is Severity.ERROR for _, found in results for f in found):
+        raise typer.Exit(EXIT_FAIL)
 
 
 def main(argv: list[str] | None = None) -> int:
