@@ -25,10 +25,10 @@ class ElfClass(enum.IntEnum):
 
 
 class Linkage(enum.Enum):
-    STATIC = "static"  # no PT_INTERP, no PT_DYNAMIC
-    STATIC_PIE = "static-pie"  # PT_DYNAMIC without PT_INTERP, ET_DYN
+    STATIC = "static"  # no PT_INTERP; no PT_DYNAMIC or ET_EXEC
+    STATIC_PIE = "static-pie"  # ET_DYN, PT_DYNAMIC, no PT_INTERP, DF_1_PIE, no DT_SONAME
     DYNAMIC = "dynamic"  # PT_INTERP present (even with no DT_NEEDED)
-    SHARED_LIBRARY = "shared-library"  # PT_DYNAMIC, no PT_INTERP, has DT_SONAME or not ET_EXEC
+    SHARED_LIBRARY = "shared-library"  # ET_DYN, PT_DYNAMIC, no PT_INTERP, not a static-pie
 
 
 # e_machine -> OCI/Go architecture name (elf.h / Go's GOARCH)
@@ -108,7 +108,9 @@ class ElfInfo:
     defined_symbols: frozenset[str] | None  # .dynsym defined (exported); None if unknown
     go: GoBuildInfo | None  # None: not a Go binary, or build info absent
 
-    DF_1_NODEFLIB = 0x800
+    ET_EXEC = 2
+    ET_DYN = 3
+    DF_1_NODEFLIB = 0x800  # elf.h
     DF_1_PIE = 0x08000000
 
     @property
@@ -121,17 +123,20 @@ class ElfInfo:
 
     @property
     def linkage(self) -> Linkage:
-        # ../shared/FACTS.md "Static, static-pie, dynamic": decide from the ELF itself.
+        """How the kernel starts this file (../shared/FACTS.md "Static, static-pie, dynamic").
+
+        Decided from the ELF itself: ``PT_INTERP`` means the kernel loads that loader
+        (dynamic, even with no ``DT_NEEDED``: Go ``-buildmode=pie``); without it the kernel
+        jumps straight to the entry point, so nothing will ever load ``DT_NEEDED``. ``e_type``
+        alone cannot tell a PIE from a library; ``DF_1_PIE`` (set by current GNU ld and lld
+        for ``-pie``/``-static-pie`` output) and ``DT_SONAME`` can. A static-pie from a
+        linker too old to set ``DF_1_PIE`` reads as a shared library.
+        """
         if self.interp is not None:
             return Linkage.DYNAMIC
-        if not self.has_dynamic:
+        if not self.has_dynamic or self.e_type == self.ET_EXEC:
+            # An ET_EXEC with PT_DYNAMIC but no PT_INTERP is still started directly.
             return Linkage.STATIC
-        if self.e_type == 3 and self.soname is None and (self.flags_1 & self.DF_1_PIE):
+        if self.soname is None and self.flags_1 & self.DF_1_PIE:
             return Linkage.STATIC_PIE
-        if self.e_type == 2:
-            return Linkage.STATIC_PIE if not self.needed else Linkage.DYNAMIC
-        return (
-            Linkage.SHARED_LIBRARY
-            if self.soname or not (self.flags_1 & self.DF_1_PIE)
-            else (Linkage.STATIC_PIE)
-        )
+        return Linkage.SHARED_LIBRARY
