@@ -61,7 +61,24 @@ def inspect(
     output_format: FormatOpt = OutputFormat.text,
 ) -> None:
     """Show an image's platforms, config, entrypoint and layers."""
-    raise NotImplementedError  # filled in by the image-reading work
+    from linkcheck.errors import ImageFormatError
+    from linkcheck.image import open_image
+    from linkcheck.model import Platform
+    from linkcheck.render.inspect import inspect_json, inspect_text
+
+    try:
+        wanted = Platform.parse(platform) if platform else None
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--platform") from e
+    source = sys.stdin.buffer if image == "-" else image
+    try:
+        with open_image(source) as archive:
+            refs = archive.select(platform=wanted, name=name)
+            images = [archive.load(ref) for ref in refs]
+            render = inspect_json if output_format is OutputFormat.json else inspect_text
+            typer.echo(render(archive.images, images))
+    except OSError as e:  # I/O failing under us (EIO, a vanished file): still exit 3
+        raise ImageFormatError(f"cannot read {image}: {e.strerror or e}") from e
 
 
 @app.command()
