@@ -5,9 +5,9 @@ Public API::
     check_dockerfile(source, *, catalog=None) -> tuple[DockerfileFinding, ...]
 
 ``source`` is a path (``str`` without a newline, or ``os.PathLike``) or the Dockerfile text
-(any ``str`` containing a newline). ``catalog`` adds base-image entries (a JSON file with the
-shape of ``linkcheck/data/bases.json``, or a :class:`Catalog`) searched before the built-in
-ones. Unreadable or unparsable input raises :class:`linkcheck.errors.DockerfileError`.
+(any ``str`` containing a newline). ``catalog`` is a JSON file with the shape of
+``linkcheck/data/bases.json`` whose entries are searched before the built-in ones, or a
+:class:`Catalog` used as is (``load_catalog(extra)`` makes one; reuse it across files). Unreadable or unparsable input raises :class:`linkcheck.errors.DockerfileError`.
 
 Every leaf stage (one no other stage builds on or copies from), and the last stage, is a
 possible ``--target`` and is checked; a finding names it in ``stage``. The rules and the line
@@ -49,7 +49,8 @@ def check_dockerfile(
     """Check every possible target of a Dockerfile; findings sorted by line, then rule."""
     name, text = read_source(source)
     instructions = parse_dockerfile(text, name=name)
-    stages = build_stages(instructions, load_catalog(catalog))
+    bases = catalog if isinstance(catalog, Catalog) else load_catalog(catalog)
+    stages = build_stages(instructions, bases)
     seen: set[tuple[str, int, str]] = set()
     findings: list[DockerfileFinding] = []
     for stage in targets(stages):

@@ -100,9 +100,14 @@ def _what(placed: Placed) -> str:
     a = placed.artifact
     linked = "dynamically linked" if a.linkage is Linkage.DYNAMIC else "likely dynamically linked"
     return (
-        f"{placed.path} is {linked} against {a.libc.value} (built in stage {a.builder!r} "
+        f"{_shown(placed.path)} is {linked} against {a.libc.value} (built in stage {a.builder!r} "
         f"at line {a.line}: {a.reason})"
     )
+
+
+def _shown(path: str) -> str:
+    """``/opt/venv/**`` (a whole tree) reads better as ``/opt/venv/``."""
+    return path[:-2] if path.endswith("/**") else path
 
 
 def _finding(
@@ -198,7 +203,7 @@ def glibc_too_new(stage: Stage, placed: Placed) -> DockerfileFinding | None:
         return None
     certain = a.linkage is Linkage.DYNAMIC and built >= GLIBC_HARD_FLOOR > have
     message = (
-        f"{placed.path} was built against glibc {a.libc_version} ({a.builder_ref}, stage "
+        f"{_shown(placed.path)} was built against glibc {a.libc_version} ({a.builder_ref}, stage "
         f"{a.builder!r} line {a.line}) but {stage.base.name} has glibc {stage.base.libc_version}: "
         + (
             'it needs GLIBC_2.34 or newer and fails with "version `GLIBC_2.34\' not found"'
@@ -223,7 +228,7 @@ def static_on_libc(stage: Stage) -> DockerfileFinding | None:
         return None
     if any(p.artifact.linkage is not Linkage.STATIC for p in copied):
         return None
-    names = ", ".join(sorted({p.path for p in copied}))
+    names = ", ".join(sorted({_shown(p.path) for p in copied}))
     message = (
         f"every binary copied into stage {stage.label!r} is static ({names}); "
         f"{stage.base.name} ships a {stage.base.libc.value} nothing here uses"
