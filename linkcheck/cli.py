@@ -119,7 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="linkcheck: %(message)s")
     args = sys.argv[1:] if argv is None else argv
     try:
-        app(args=args, prog_name="linkcheck", standalone_mode=False)
+        # standalone_mode=False: click returns a command's ``typer.Exit`` code instead of
+        # raising it, so the result carries the exit status.
+        result = app(args=args, prog_name="linkcheck", standalone_mode=False)
     except LinkcheckError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_INPUT
@@ -136,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
                 show()
             return code
         raise
-    return EXIT_OK
+    return result if isinstance(result, int) else EXIT_OK
 
 
 if __name__ == "__main__":
