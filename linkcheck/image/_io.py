@@ -12,12 +12,9 @@ import enum
 import io
 import json
 import os
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
-from linkcheck.errors import ImageFormatError, UnsafeImageError
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
+from linkcheck.errors import ImageFormatError
 
 __all__ = [
     "CHUNK",
@@ -87,13 +84,6 @@ class FileWindow(io.RawIOBase):
 
 def open_window(fd: int, offset: int, size: int) -> BinaryIO:
     return io.BufferedReader(FileWindow(fd, offset, size), buffer_size=CHUNK)
-
-
-def read_capped(read: Callable[[int], bytes], cap: int, what: str) -> bytes:
-    data = read(cap + 1)
-    if len(data) > cap:
-        raise UnsafeImageError(f"{what} is larger than the {cap}-byte limit for JSON documents")
-    return data
 
 
 def load_json(data: bytes, what: str) -> dict[str, object]:

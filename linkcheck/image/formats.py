@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from linkcheck.errors import ImageFormatError, IntegrityError
+from linkcheck.errors import ImageFormatError, IntegrityError, UnsafeImageError
 from linkcheck.image._io import load_json
 from linkcheck.model import ImageConfig, Platform
 
@@ -77,7 +77,7 @@ def read_blob(container: Container, ref: BlobRef, cap: int) -> bytes:
     if member is None:
         raise ImageFormatError(f"{container.label}: missing {ref.name}")
     if member.size > cap:
-        raise ImageFormatError(f"{ref.name}: {member.size} bytes, over the {cap}-byte JSON limit")
+        raise UnsafeImageError(f"{ref.name}: {member.size} bytes, over the {cap}-byte JSON limit")
     data = _pread_all(member)
     if ref.size is not None and len(data) != ref.size:
         raise IntegrityError(f"blob {ref.digest}: {len(data)} bytes, descriptor says {ref.size}")
@@ -235,7 +235,10 @@ def _walk_index(
         if annotations.get(REFERENCE_TYPE) or (platform and platform.os == "unknown"):
             log.debug("%s: skipping %s (not a runnable image)", here, desc.digest)
             continue
-        own = tuple(str(annotations[k]) for k in (CONTAINERD_NAME, REF_NAME) if k in annotations)
+        # Docker 25+ puts the full name in io.containerd.image.name and only the tag in
+        # ref.name; skopeo/umoci put a tag or full reference in ref.name alone.
+        key = CONTAINERD_NAME if CONTAINERD_NAME in annotations else REF_NAME
+        own = (str(annotations[key]),) if key in annotations else ()
         all_names = names + tuple(n for n in own if n not in names)
         if desc.media_type in (OCI_INDEX, DOCKER_LIST):
             child = read_json(ctx.container, desc, ctx.cap)

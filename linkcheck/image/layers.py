@@ -161,7 +161,12 @@ def apply_layer(
         for member in iter_members(feed, blob.label):
             applier.apply(member)
         raw.drain()
-    except STREAM_ERRORS as e:
+    except (ImageFormatError, *STREAM_ERRORS) as e:
+        # A flipped byte usually breaks inflate or a tar header before the digest is known:
+        # say "this blob is not the one the manifest names" when that is the cause.
+        _check_whole_blob(blob, e)
+        if isinstance(e, ImageFormatError):
+            raise
         raise ImageFormatError(f"{blob.label}: corrupt or truncated layer ({e})") from e
     assert feed.sha256 is not None
     diff_id = "sha256:" + feed.sha256.hexdigest()
@@ -173,6 +178,18 @@ def apply_layer(
             f"{blob.label}: uncompressed content has digest {diff_id},"
             f" but the config's diff_id is {blob.diff_id}"
         )
+
+
+def _check_whole_blob(blob: LayerBlob, cause: BaseException) -> None:
+    expected = blob.digest or (blob.diff_id if blob.compression is Compression.NONE else None)
+    if expected is None or not expected.startswith("sha256:"):
+        return
+    raw = _HashingReader(blob.member, hashed=True)
+    raw.drain()
+    assert raw.sha256 is not None
+    actual = "sha256:" + raw.sha256.hexdigest()
+    if actual != expected:
+        raise IntegrityError(f"{blob.label}: blob {expected} has digest {actual}") from cause
 
 
 def clean_member_path(name: str, label: str) -> str:
