@@ -13,7 +13,12 @@ import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from linkcheck.elf._reader import PT_DYNAMIC, vaddr_to_offset
+from linkcheck.elf._reader import (
+    PT_DYNAMIC,
+    SHT_DYNSYM,
+    read_section_headers,
+    vaddr_to_offset,
+)
 from linkcheck.elf.info import VersionNeed
 
 if TYPE_CHECKING:
@@ -43,6 +48,7 @@ VER_FLG_WEAK = 0x2  # elf.h: weak version identifier
 VERSYM_HIDDEN = 0x8000  # elf.h VERSYM_HIDDEN; the low 15 bits are the version index
 
 SHN_UNDEF = 0
+STB_LOCAL = 0
 STB_WEAK = 2
 
 # Tags ld.so keeps one slot for: a later entry overwrites an earlier one
@@ -66,6 +72,11 @@ _SINGLE_TAGS = (
 )
 
 
+# Tables the linker places in the read-only segment, whose addresses bound DT_SYMTAB's end.
+_TABLE_TAGS = frozenset({DT_HASH, DT_STRTAB, DT_GNU_HASH, DT_VERSYM, DT_VERDEF, DT_VERNEED})
+_TABLE_TAGS |= frozenset({7, 17, 23})  # DT_RELA, DT_REL, DT_JMPREL
+
+
 @dataclass(frozen=True, slots=True)
 class DynamicInfo:
     needed: tuple[str, ...]
@@ -84,6 +95,7 @@ class _Symbol:
     name: str
     undefined: bool
     weak: bool
+    local: bool  # STB_LOCAL: in .dynsym but never used to resolve another object's reference
 
 
 class _Dynamic:
@@ -150,15 +162,18 @@ def _tag_name(tag: int) -> str:
     return f"tag {tag:#x}"
 
 
-def _gnu_hash_count(dyn: _Dynamic, offset: int) -> int:
-    """Number of .dynsym entries implied by DT_GNU_HASH (glibc elf/dl-setup_hash.c layout)."""
+def _gnu_hash_count(dyn: _Dynamic, offset: int) -> int | None:
+    """Number of .dynsym entries implied by DT_GNU_HASH (glibc elf/dl-setup_hash.c layout).
+
+    None when no symbol is hashed: ``symoffset`` is then not a symbol count.
+    """
     nbuckets, symoffset, bloom_size, _shift = dyn.u32_array(offset, 4, "DT_GNU_HASH header")
     bloom_bytes = bloom_size * (8 if dyn.header.is64 else 4)
     buckets_off = offset + 16 + bloom_bytes
     buckets = dyn.u32_array(buckets_off, nbuckets, "DT_GNU_HASH buckets")
     last = max(buckets, default=0)
-    if last < symoffset:
-        return symoffset
+    if last == 0 or last < symoffset:
+        return None
     # Walk the last bucket's chain to its terminator (low bit set), a block at a time.
     start = buckets_off + 4 * nbuckets + 4 * (last - symoffset)
     index = last
@@ -173,20 +188,34 @@ def _gnu_hash_count(dyn: _Dynamic, offset: int) -> int:
         start += len(block) & ~3
 
 
-def _symbol_count(dyn: _Dynamic) -> int | None:
+def _count_from_layout(dyn: _Dynamic, entsize: int) -> int | None:
+    """Fallback when no hash table counts the symbols (nothing exported).
+
+    A ``SHT_DYNSYM`` section at DT_SYMTAB gives the size; without sections, the next table
+    after DT_SYMTAB bounds it (the linker lays them out back to back, as pyelftools and
+    readelf's section-less mode also assume).
+    """
+    symtab = dyn.tags[DT_SYMTAB]
+    for section in read_section_headers(dyn.reader, dyn.header):
+        if section.sh_type == SHT_DYNSYM and section.sh_addr == symtab:
+            return section.sh_size // entsize
+    following = [v for t, v in dyn.entries if t in _TABLE_TAGS and v > symtab]
+    return (min(following) - symtab) // entsize if following else None
+
+
+def _symbol_count(dyn: _Dynamic, entsize: int) -> int | None:
     gnu = dyn.offset(DT_GNU_HASH)
-    if gnu is not None:
-        return _gnu_hash_count(dyn, gnu)
-    sysv = dyn.offset(DT_HASH)
-    if sysv is not None:
-        return dyn.u32_array(sysv, 2, "DT_HASH header")[1]  # nbucket, nchain = symbol count
-    return None
+    count = _gnu_hash_count(dyn, gnu) if gnu is not None else None
+    if count is None:
+        sysv = dyn.offset(DT_HASH)
+        if sysv is not None:
+            count = dyn.u32_array(sysv, 2, "DT_HASH header")[1]  # nbucket, nchain = count
+    return count if count is not None else _count_from_layout(dyn, entsize)
 
 
 def _symbols(dyn: _Dynamic) -> list[_Symbol] | None:
     symtab = dyn.offset(DT_SYMTAB)
-    count = _symbol_count(dyn) if symtab is not None else None
-    if symtab is None or count is None:
+    if symtab is None:
         return None
     if dyn.header.is64:
         fmt, name_i, info_i, shndx_i = dyn.endian + "IBBHQQ", 0, 1, 3
@@ -195,6 +224,9 @@ def _symbols(dyn: _Dynamic) -> list[_Symbol] | None:
     entsize = struct.calcsize(fmt)
     if dyn.tags.get(DT_SYMENT, entsize) != entsize:
         raise dyn.reader.error(f"DT_SYMENT {dyn.tags[DT_SYMENT]} is not {entsize}")
+    count = _symbol_count(dyn, entsize)
+    if count is None:
+        return None
     data = dyn.reader.read(symtab, entsize * count, f"DT_SYMTAB ({count} symbols)")
     result = []
     for fields in struct.iter_unpack(fmt, data):
@@ -203,6 +235,7 @@ def _symbols(dyn: _Dynamic) -> list[_Symbol] | None:
                 name=dyn.string(fields[name_i]),
                 undefined=fields[shndx_i] == SHN_UNDEF,
                 weak=(fields[info_i] >> 4) == STB_WEAK,
+                local=(fields[info_i] >> 4) == STB_LOCAL,
             )
         )
     return result
@@ -307,7 +340,7 @@ def read_dynamic(
     undefined = defined = None
     if symbols is not None:
         undefined = tuple(s.name for s in symbols if s.undefined and not s.weak and s.name)
-        defined = frozenset(s.name for s in symbols if not s.undefined and s.name)
+        defined = frozenset(s.name for s in symbols if not (s.undefined or s.local) and s.name)
     return DynamicInfo(
         needed=needed,
         soname=opt_string(DT_SONAME),

@@ -189,39 +189,47 @@ def vaddr_to_offset(phdrs: tuple[ProgramHeader, ...], vaddr: int) -> int | None:
 
 @dataclass(frozen=True, slots=True)
 class SectionHeader:
-    name: str
+    sh_name: int  # offset in the section header string table
     sh_type: int
     sh_addr: int
     sh_offset: int
     sh_size: int
+    sh_entsize: int
 
 
+SHT_DYNSYM = 11
 SHT_NOBITS = 8
 
 
-def find_section(reader: Reader, header: ElfHeader, wanted: str) -> SectionHeader | None:
-    """The section named ``wanted``, or None when absent or the section headers are unusable.
+def read_section_headers(reader: Reader, header: ElfHeader) -> tuple[SectionHeader, ...]:
+    """The section header table, or () when absent or unusable.
 
     Sections are optional for running a program (the loader never reads them), so a damaged
     section header table means "unknown", not an error.
     """
+    # Elf{32,64}_Shdr: name type flags addr offset size link info addralign entsize
     fmt = header.endian + ("IIQQQQIIQQ" if header.is64 else "IIIIIIIIII")
     entsize = struct.calcsize(fmt)
     if header.shoff == 0 or header.shnum == 0 or header.shentsize < entsize:
-        return None
+        return ()
     if header.shoff + header.shentsize * header.shnum > reader.size:
-        return None
+        return ()
     table = reader.read(header.shoff, header.shentsize * header.shnum, "section headers")
-    rows = [struct.unpack_from(fmt, table, i * header.shentsize) for i in range(header.shnum)]
-    if header.shstrndx >= len(rows):
+    rows = (struct.unpack_from(fmt, table, i * header.shentsize) for i in range(header.shnum))
+    return tuple(SectionHeader(r[0], r[1], r[3], r[4], r[5], r[9]) for r in rows)
+
+
+def find_section(reader: Reader, header: ElfHeader, wanted: str) -> SectionHeader | None:
+    """The section named ``wanted``; None when absent or the section headers are unusable."""
+    sections = read_section_headers(reader, header)
+    if header.shstrndx >= len(sections):
         return None
-    str_off, str_size = rows[header.shstrndx][4], rows[header.shstrndx][5]
-    if str_off + str_size > reader.size:
+    strtab = sections[header.shstrndx]
+    if strtab.sh_offset + strtab.sh_size > reader.size:
         return None
-    names = reader.read(str_off, str_size, ".shstrtab")
+    names = reader.read(strtab.sh_offset, strtab.sh_size, ".shstrtab")
     key = wanted.encode() + b"\0"
-    for row in rows:
-        name_off = row[0]
-        if names[name_off : name_off + len(key)] == key:
-            return SectionHeader(wanted, row[1], row[3], row[4], row[5])
+    for section in sections:
+        if names[section.sh_name : section.sh_name + len(key)] == key:
+            return section
     return None

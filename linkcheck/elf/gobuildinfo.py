@@ -5,6 +5,8 @@ Follows Go's own reader, ``src/debug/buildinfo/buildinfo.go`` (Go 1.18-1.22):
 * the blob starts with the 14-byte magic ``\\xff Go buildinf:`` at a 16-byte aligned address,
   found in the ``.go.buildinfo`` section, or (sections stripped) in the first 64 KiB of the
   first writable, non-executable ``PT_LOAD`` segment (``elfExe.DataStart``);
+* Go 1.19 does not record ``-buildmode=pie`` (``go version -m`` shows no ``-buildmode`` line
+  for the fixture ``go-pie``): the absence of a setting proves nothing;
 * byte 14 is the pointer size, byte 15 the flags: bit 1 (``0x2``) means the Go 1.18+ inline
   format, where the version and the module info follow the 32-byte header as uvarint-length
   prefixed strings; otherwise two pointers at offsets 16 and 16+ptrsize point to Go string
@@ -55,15 +57,21 @@ def _read_vaddr(reader: Reader, phdrs: tuple[ProgramHeader, ...], vaddr: int, si
     return b""
 
 
-def _find_blob(data: bytes) -> bytes | None:
+def _find_blob(data: bytes, vaddr: int) -> bytes | None:
+    """The blob at the first 16-byte aligned *address* holding the magic.
+
+    debug/buildinfo tests the alignment of the offset into the data it read; that misses the
+    blob when the segment start is not 16-aligned (externally linked cgo binaries with their
+    sections stripped), so the address is tested here instead.
+    """
     start = 0
     while True:
         i = data.find(MAGIC, start)
         if i < 0 or len(data) - i < _HEADER_SIZE:
             return None
-        if i % _ALIGN == 0:
+        if (vaddr + i) % _ALIGN == 0:
             return data[i:]
-        start = (i + _ALIGN - 1) & ~(_ALIGN - 1)
+        start = i + 1
 
 
 def _uvarint_string(data: bytes, pos: int) -> tuple[str, int] | None:
@@ -106,7 +114,7 @@ def _raw_build_info(
     start = _data_start(reader, header, phdrs)
     if start is None or vaddr_to_offset(phdrs, start) is None:
         return None
-    blob = _find_blob(_read_vaddr(reader, phdrs, start, _SEARCH_SIZE))
+    blob = _find_blob(_read_vaddr(reader, phdrs, start, _SEARCH_SIZE), start)
     if blob is None:
         return None
     ptr_size = blob[14]
