@@ -114,14 +114,18 @@ def _str(doc: dict[str, object], key: str, where: str, default: str | None = Non
 
 
 def _obj(doc: dict[str, object], key: str, where: str) -> dict[str, object]:
-    value = doc.get(key) or {}
+    value = doc.get(key)
+    if value is None:
+        return {}
     if not isinstance(value, dict):
         raise ImageFormatError(f"{where}: '{key}' must be an object")
     return value
 
 
 def _list(doc: dict[str, object], key: str, where: str) -> list[object]:
-    value = doc.get(key) or []
+    value = doc.get(key)
+    if value is None:
+        return []
     if not isinstance(value, list):
         raise ImageFormatError(f"{where}: '{key}' must be a list")
     return value
