@@ -14,7 +14,7 @@ from linkcheck.dockerfile import RULE_IDS, DockerfileFinding, check_dockerfile
 from linkcheck.model import Severity
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "dockerfiles"
-E, W, I = Severity.ERROR, Severity.WARNING, Severity.INFO
+E, W, N = Severity.ERROR, Severity.WARNING, Severity.INFO  # N: note (info)
 DYN_STATIC = "dynamic-binary-on-static-base"
 GLIBC_MUSL = "glibc-binary-on-musl-base"
 MUSL_GLIBC = "musl-binary-on-glibc-base"
@@ -45,7 +45,7 @@ CASES: dict[str, Expected] = {
     "go-global-arg-redeclared": (),
     "go-copy-from-index": ((DYN_STATIC, E, 7, "1"),),
     "go-two-targets": ((GLIBC_MUSL, E, 8, "debug"), (DYN_STATIC, E, 12, "prod")),
-    "go-cgo0-on-debian-info": ((STATIC_LIBC, I, 6, "1"),),
+    "go-cgo0-on-debian-info": ((STATIC_LIBC, N, 6, "1"),),
     "go-heredoc": ((DYN_STATIC, E, 12, "1"),),
     "go-workdir-relative": ((DYN_STATIC, E, 8, "1"),),
     "go-cd-and-mv": ((DYN_STATIC, E, 9, "1"),),
@@ -65,7 +65,7 @@ CASES: dict[str, Expected] = {
     "rust-cargo-install-root": (),
     # C / C++
     "c-gcc-dynamic-scratch": ((DYN_STATIC, E, 7, "1"),),
-    "c-gcc-static-debian-info": ((STATIC_LIBC, I, 7, "1"),),
+    "c-gcc-static-debian-info": ((STATIC_LIBC, N, 7, "1"),),
     "c-musl-gcc-on-glibc": ((MUSL_GLIBC, E, 8, "1"),),
     "c-alpine-build-base-on-debian": ((MUSL_GLIBC, E, 8, "1"),),
     "c-alpine-to-alpine": (),
