@@ -16,7 +16,16 @@ if TYPE_CHECKING:
     from typing import BinaryIO
 
 __all__ = [
+    "BaseInfo",
     "DetailValue",
+    "EntrypointInfo",
+    "ExecutedFile",
+    "ImageInfo",
+    "LibraryNode",
+    "LibraryStatus",
+    "PlatformReport",
+    "Report",
+    "Verdict",
     "FileEntry",
     "FileSystem",
     "FileType",
@@ -185,3 +194,123 @@ class Finding:
 
     def detail_dict(self) -> dict[str, DetailValue]:
         return dict(self.detail)
+
+
+# --- Analysis report -------------------------------------------------------------------------
+# What ``linkcheck.analyze`` returns; rendered by ``linkcheck.render`` (text, JSON
+# "linkcheck/report/v1"). Plain data: the analysis fills it, renderers only read it.
+
+
+class Verdict(enum.Enum):
+    """Per platform: FAIL with any error finding, WARN with any warning, else PASS."""
+
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+
+    @classmethod
+    def of(cls, findings: tuple[Finding, ...]) -> Verdict:
+        severities = {f.severity for f in findings}
+        if Severity.ERROR in severities:
+            return cls.FAIL
+        if Severity.WARNING in severities:
+            return cls.WARN
+        return cls.PASS
+
+
+class LibraryStatus(enum.Enum):
+    """How the loader fared with one DT_NEEDED entry (one node of the library tree)."""
+
+    FOUND = "found"
+    NOT_FOUND = "not-found"
+    WRONG_CLASS_ONLY = "wrong-class-only"  # only files of another ELF class/machine
+    STALE_CACHE = "stale-cache"  # only in an ld.so.conf directory, not in ld.so.cache
+    INVALID = "invalid"  # the file found is not a loadable ELF
+
+
+@dataclass(frozen=True, slots=True)
+class LibraryNode:
+    """One node of the library tree, as lddtree shows it.
+
+    The root is the executable (``name`` = its path). A library appears with its children
+    under the first object that needed it; later mentions are leaves with ``repeated``.
+    """
+
+    name: str  # the DT_NEEDED name (the executable's path for the root)
+    status: LibraryStatus
+    path: str | None  # where the loader opened it
+    real_path: str | None  # after symlinks
+    source: str | None  # "DT_RUNPATH", "ld.so.cache", "default", "already-loaded", ...
+    layer: int | None
+    children: tuple[LibraryNode, ...] = ()
+    repeated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutedFile:
+    """One file exec'd on the way to ``main``: the entrypoint, a ``#!`` interpreter, env's X."""
+
+    role: str  # "entrypoint", "interpreter", "env-program"
+    name: str  # as asked (argv[0], the #! path, env's argument)
+    path: str | None  # the path exec'd, after the PATH search
+    real_path: str | None  # after symlinks
+    kind: str  # "elf", "script", "malformed-elf", "other", "missing", "directory", ...
+    hops: tuple[str, ...]
+    layer: int | None
+    linkage: str | None = None  # "static", "static-pie", "dynamic" for ELF files
+    arch: str | None = None  # ELF machine as an OCI architecture
+    interpreter: str | None = None  # PT_INTERP, or the #! interpreter of a script
+    libc: Libc | None = None  # whose loader runs it (from PT_INTERP)
+    go_version: str | None = None
+    cgo_enabled: bool | None = None
+    libraries: LibraryNode | None = None  # the tree, for ELF files
+
+
+@dataclass(frozen=True, slots=True)
+class EntrypointInfo:
+    argv: tuple[str, ...]
+    user: str  # as configured ("" = root)
+    working_dir: str
+    path: str | None  # what argv[0] resolved to, None if nothing
+    chain: tuple[ExecutedFile, ...]  # the entrypoint then each interpreter it needs
+
+
+@dataclass(frozen=True, slots=True)
+class BaseInfo:
+    """What the image offers as a base: its libc, loaders and shared libraries."""
+
+    libc: Libc  # NONE: no loader, no libc (static base)
+    libc_version: str | None  # "2.36", "1.2.3"; None when unknown
+    interpreters: tuple[str, ...]  # loader paths present: "/lib64/ld-linux-x86-64.so.2"
+    sonames: tuple[str, ...]  # sonames the loader finds without help (cache + default dirs)
+    os_release: str | None  # PRETTY_NAME from /etc/os-release
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformReport:
+    platform: Platform
+    verdict: Verdict
+    base: BaseInfo
+    entrypoint: EntrypointInfo
+    findings: tuple[Finding, ...]
+    scanned: int = 0  # other ELF files checked by scan_all
+    digest: str | None = None  # manifest digest of this platform's image
+
+
+@dataclass(frozen=True, slots=True)
+class ImageInfo:
+    source: str  # the path given, or "-"/"<stream>"
+    names: tuple[str, ...]  # tags of the analysed image
+    digest: str | None  # manifest digest
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    image: ImageInfo
+    platforms: tuple[PlatformReport, ...]
+
+    @property
+    def verdict(self) -> Verdict:
+        """The worst verdict over all platforms."""
+        order = (Verdict.PASS, Verdict.WARN, Verdict.FAIL)
+        return max((p.verdict for p in self.platforms), key=order.index, default=Verdict.PASS)

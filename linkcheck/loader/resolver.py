@@ -18,10 +18,9 @@ from linkcheck.errors import LdCacheError
 from linkcheck.loader.glibc import (
     LD_SO_CACHE,
     GlibcSearch,
-    LdCacheLookup,
     detect_layout,
 )
-from linkcheck.loader.ldcache import parse_ld_cache
+from linkcheck.loader.ldcache import LdCache, parse_ld_cache
 from linkcheck.loader.musl import MuslSearch, is_reserved
 from linkcheck.loader.objects import FileKind, ObjectFile, ObjectReader
 from linkcheck.loader.types import (
@@ -108,10 +107,11 @@ class Resolver:
         self.reader = reader
         self.ld_library_path = ld_library_path
         self.cwd = cwd or "/"
-        self._cache: LdCacheLookup | None = None
+        self._cache: LdCache | None = None
         self._cache_read = False
+        self._strategies: dict[tuple[Libc, str, str | None], GlibcSearch | MuslSearch] = {}
 
-    def ld_cache(self) -> LdCacheLookup | None:
+    def ld_cache(self) -> LdCache | None:
         """/etc/ld.so.cache of the image, parsed once; None when absent or unreadable."""
         if not self._cache_read:
             self._cache_read = True
@@ -125,8 +125,12 @@ class Resolver:
                 self._cache = None
         return self._cache
 
-    def closure(self, exe: ObjectFile) -> Closure:
-        """The closure of ``exe`` (which must be a parsed ELF)."""
+    def closure(self, exe: ObjectFile, *, loader: str | None = None) -> Closure:
+        """The closure of ``exe`` (which must be a parsed ELF).
+
+        ``loader`` is the interpreter to assume for an object without PT_INTERP that still
+        needs libraries (a shared library checked on its own by ``scan_all``).
+        """
         if exe.info is None:
             raise ValueError(f"{exe.real_path} is not a parsed ELF file")
         info = exe.info
@@ -141,16 +145,17 @@ class Resolver:
             hops=exe.resolution.hops,
             layer=exe.layer,
         )
-        interp = self.reader.read(info.interp) if info.interp else None
-        flavour = libc_flavour(info.interp, interp.real_path if interp and interp.info else None)
-        interp_obj = self._interp_object(interp, info.interp)
+        interp_name = info.interp or (loader if info.needed else None)
+        interp = self.reader.read(interp_name) if interp_name else None
+        flavour = libc_flavour(interp_name, interp.real_path if interp and interp.info else None)
+        interp_obj = self._interp_object(interp, interp_name)
         state = _State(objects=[root])
         if flavour is not Libc.NONE:
-            self._walk(state, flavour, interp_obj, info)
+            self._walk(state, flavour, interp_obj, interp_name or "", info)
         return Closure(
             flavour=flavour,
             executable=root,
-            interpreter=interp,
+            interpreter=interp if info.interp else None,
             interpreter_object=interp_obj,
             objects=tuple(state.objects),
             lookups=tuple(state.lookups),
@@ -172,17 +177,14 @@ class Resolver:
         )
 
     def _walk(
-        self, state: _State, flavour: Libc, interp: LoadedObject | None, exe_info: ElfInfo
+        self,
+        state: _State,
+        flavour: Libc,
+        interp: LoadedObject | None,
+        interp_name: str,
+        exe_info: ElfInfo,
     ) -> None:
-        strategy: GlibcSearch | MuslSearch
-        if flavour is Libc.MUSL:
-            strategy = MuslSearch(self.reader.fs, exe_info.interp or "", self.ld_library_path)
-        else:
-            ld_so = self._ld_so_bytes(interp)
-            layout = detect_layout(ld_so, exe_info.arch, self.reader.fs)
-            strategy = GlibcSearch(
-                self.reader.fs, layout, self.ld_library_path, self.ld_cache(), cwd=self.cwd
-            )
+        strategy = self._strategy(flavour, interp, interp_name, exe_info.arch)
         queue = 0
         while queue < len(state.objects) and len(state.objects) < MAX_OBJECTS:
             needer = state.objects[queue]
@@ -190,6 +192,24 @@ class Resolver:
             chain = self._chain(state, needer)
             for name in needer.info.needed:
                 state.lookups.append(self._lookup(state, flavour, strategy, interp, chain, name))
+
+    def _strategy(
+        self, flavour: Libc, interp: LoadedObject | None, interp_name: str, arch: str | None
+    ) -> GlibcSearch | MuslSearch:
+        """One search per loader and arch, kept for every closure (scan_all has many)."""
+        key = (flavour, interp_name, arch)
+        strategy = self._strategies.get(key)
+        if strategy is None:
+            if flavour is Libc.MUSL:
+                strategy = MuslSearch(self.reader.fs, interp_name, self.ld_library_path)
+            else:
+                ld_so = self._ld_so_bytes(interp)
+                layout = detect_layout(ld_so, arch, self.reader.fs)
+                strategy = GlibcSearch(
+                    self.reader.fs, layout, self.ld_library_path, self.ld_cache(), cwd=self.cwd
+                )
+            self._strategies[key] = strategy
+        return strategy
 
     def _ld_so_bytes(self, interp: LoadedObject | None) -> bytes | None:
         if interp is None:
