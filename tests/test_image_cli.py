@@ -41,7 +41,7 @@ def test_inspect_text(image: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert out[1].startswith("  linux/amd64      sha256:") and out[1].endswith("  app:1")
     assert out[4:12] == [
         "Image app:1 (linux/arm64/v8)",
-        out[6],
+        out[5],
         "  Platform:    linux/arm64/v8",
         '  Entrypoint:  ["/app"]',
         '  Cmd:         ["--port", "8080"]',
