@@ -188,6 +188,32 @@ def test_host_file_matches_readelf(path: Path) -> None:
     assert_matches_readelf(parse_elf(path.read_bytes(), name=str(path)), path)
 
 
+MULTILIB_FILES = (
+    "lib32/libc.so.6",
+    "lib32/ld-linux.so.2",
+    "lib32/libm.so.6",
+    "libx32/libc.so.6",
+    "libx32/ld-linux-x32.so.2",
+)
+
+
+@pytest.mark.parametrize("relpath", MULTILIB_FILES)
+def test_32bit_libraries_match_readelf(base_glibc_multilib: Path, relpath: str) -> None:
+    """ELFCLASS32 from real packages: i386 (EM_386) and x32 (ELFCLASS32 + EM_X86_64)."""
+    path = base_glibc_multilib / relpath
+    info = parse_elf(path.read_bytes(), name=relpath)
+    assert info.elf_class is ElfClass.ELFCLASS32
+    x32 = relpath.startswith("libx32")
+    assert (info.machine, info.arch) == ((62, None) if x32 else (3, "386"))
+    assert_matches_readelf(info, path)
+
+
+def test_go_386_is_elfclass32(fixture_binaries: Binaries) -> None:
+    info = parse_elf(fixture_binaries.path("go-386").read_bytes())
+    assert (info.elf_class, info.machine, info.arch) == (ElfClass.ELFCLASS32, 3, "386")
+    assert info.go is not None and info.go.setting("GOARCH") == "386"
+
+
 # --- exact values ------------------------------------------------------------------------------
 
 EXPECTED_LINKAGE = {
@@ -212,6 +238,8 @@ EXPECTED_LINKAGE = {
     "arm64-static": Linkage.STATIC,
     "go-static": Linkage.STATIC,
     "go-pie": Linkage.DYNAMIC,  # PT_INTERP without any DT_NEEDED
+    "go-386": Linkage.STATIC,
+    "go-arm64": Linkage.STATIC,
     "go-cgo": Linkage.DYNAMIC,
     "go-cgo-static": Linkage.STATIC,
 }

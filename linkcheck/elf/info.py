@@ -49,6 +49,8 @@ _MACHINES: dict[int, str] = {
 def machine_to_arch(e_machine: int, elf_class: ElfClass, little_endian: bool) -> str | None:
     """The OCI architecture an ELF machine runs on, or None if linkcheck does not know it."""
     arch = _MACHINES.get(e_machine)
+    if arch in ("amd64", "arm64", "riscv64", "loong64") and elf_class is ElfClass.ELFCLASS32:
+        return None  # x32 / ILP32: 32-bit ABIs of 64-bit machines, no OCI platform
     if arch == "ppc64" and little_endian:
         return "ppc64le"
     if arch == "mips":

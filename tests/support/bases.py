@@ -38,6 +38,13 @@ once per session under pytest's temp dir: treat them as read-only and copy
     /etc/ld.so.conf.d/aarch64-linux-gnu.conf; no /etc/ld.so.cache (the host's x86-64 ldconfig
     does not index aarch64 libraries; ld.so then uses its default dirs)
 
+``base_glibc_multilib`` -- ``base_glibc`` plus the i386 and x32 glibc (libc6-i386, libc6-x32),
+so one real ``/etc/ld.so.cache`` holds the same sonames for three ABIs (flags 0x0303 x86-64,
+0x0003 i386, 0x0803 x32)::
+
+    /lib32/ld-linux.so.2, /lib32/libc.so.6, /libx32/ld-linux-x32.so.2, /libx32/libc.so.6
+    /etc/ld.so.conf.d/zz_i386-biarch-compat.conf, zz_x32-biarch-compat.conf
+
 ``base_stale_ldcache`` -- ``base_glibc`` plus a library the cache does not know::
 
     /etc/ld.so.conf.d/app.conf        "/opt/app/lib"
@@ -64,12 +71,14 @@ __all__ = [
     "arm64_glibc_base",
     "base_arm64_glibc",
     "base_glibc",
+    "base_glibc_multilib",
     "base_glibc_shell",
     "base_musl",
     "base_stale_ldcache",
     "base_static",
     "download_debs",
     "glibc_base",
+    "glibc_multilib_base",
     "glibc_shell_base",
     "musl_base",
     "run_ldconfig",
@@ -92,6 +101,7 @@ SHELL_PACKAGES = (
     "libpcre2-8-0",
     "libgmp10",
 )
+MULTILIB_PACKAGES = ("libc6-i386", "libc6-x32")
 ARM64_PACKAGES = ("libc6-arm64-cross", "libgcc-s1-arm64-cross")
 
 _PASSWD = (
@@ -163,6 +173,13 @@ def glibc_base(dest: Path) -> Path:
 def glibc_shell_base(dest: Path) -> Path:
     glibc_base(dest)
     _extract(SHELL_PACKAGES, dest)
+    run_ldconfig(dest)
+    return dest
+
+
+def glibc_multilib_base(dest: Path) -> Path:
+    glibc_base(dest)
+    _extract(MULTILIB_PACKAGES, dest)
     run_ldconfig(dest)
     return dest
 
@@ -239,6 +256,11 @@ def base_glibc(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def base_glibc_shell(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return glibc_shell_base(tmp_path_factory.mktemp("base-glibc-shell"))
+
+
+@pytest.fixture(scope="session")
+def base_glibc_multilib(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return glibc_multilib_base(tmp_path_factory.mktemp("base-glibc-multilib"))
 
 
 @pytest.fixture(scope="session")

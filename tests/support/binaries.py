@@ -39,6 +39,8 @@ musl-dynamic          musl-gcc: interp /lib/ld-musl-x86_64.so.1, needs libc.so (
                       musl-gcc; Alpine-built binaries need libc.musl-x86_64.so.1 instead)
 musl-static           musl-gcc -static
 go-static             CGO_ENABLED=0 go build: static ET_EXEC
+go-386                GOARCH=386 CGO_ENABLED=0: static ELFCLASS32 (runs on amd64 kernels)
+go-arm64              GOARCH=arm64 CGO_ENABLED=0: static arm64
 go-cgo                CGO_ENABLED=1, imports "C": dynamic, needs libc.so.6
 go-cgo-static         CGO_ENABLED=1 -ldflags '-linkmode external -extldflags -static': static
 go-pie                CGO_ENABLED=0 -buildmode=pie: PT_INTERP, no DT_NEEDED
@@ -194,6 +196,11 @@ RECIPES: tuple[_Recipe, ...] = (
             cwd="go/static", env=_GO_ENV),
     _Recipe("go-pie", "bin/go-pie", (*_GO, "-buildmode=pie", "."),
             "CGO_ENABLED=0 -buildmode=pie", "hello from go", cwd="go/static", env=_GO_ENV),
+    _Recipe("go-386", "bin/go-386", (*_GO, "."), "GOARCH=386 CGO_ENABLED=0: ELFCLASS32",
+            "hello from go", arch="386", cwd="go/static", env=(*_GO_ENV, ("GOARCH", "386"))),
+    _Recipe("go-arm64", "bin/go-arm64", (*_GO, "."), "GOARCH=arm64 CGO_ENABLED=0",
+            "hello from go", arch="arm64", cwd="go/static",
+            env=(*_GO_ENV, ("GOARCH", "arm64"))),
     _Recipe("go-cgo", "bin/go-cgo", (*_GO, "."), "CGO_ENABLED=1 with import \"C\"",
             "hello from go-cgo", cwd="go/cgo", env=_GO_CGO_ENV),
     _Recipe("go-cgo-static", "bin/go-cgo-static",
