@@ -53,6 +53,11 @@ CASES: dict[str, Expected] = {
     "go-unknown-base": (),
     "go-from-default-expansion": ((GLIBC_MUSL, E, 9, "1"),),
     "intermediate-copy-stage": ((DYN_STATIC, E, 13, "2"),),
+    "go-gcompat-alpine": ((GLIBC_MUSL, W, 9, "1"),),
+    "go-scratch-hand-copied-libs": ((DYN_STATIC, W, 9, "1"),),
+    "go-static-script-entrypoint": (),
+    "go-dir-output-on-path": ((DYN_STATIC, E, 8, "1"), (DYN_STATIC, E, 8, "1")),
+    "go-static-on-debian-exec-name": ((STATIC_LIBC, N, 6, "1"),),
     # Rust
     "rust-gnu-distroless-static": ((DYN_STATIC, E, 8, "1"),),
     "rust-musl-target-scratch": (),
@@ -63,6 +68,7 @@ CASES: dict[str, Expected] = {
     "rust-trixie-on-bookworm": ((TOO_NEW, W, 9, "1"),),
     "rust-bookworm-on-bullseye": ((TOO_NEW, E, 7, "1"),),
     "rust-cargo-install-root": (),
+    "rust-zigbuild-old-glibc": (),
     # C / C++
     "c-gcc-dynamic-scratch": ((DYN_STATIC, E, 7, "1"),),
     "c-gcc-static-debian-info": ((STATIC_LIBC, N, 7, "1"),),
@@ -70,6 +76,7 @@ CASES: dict[str, Expected] = {
     "c-alpine-build-base-on-debian": ((MUSL_GLIBC, E, 8, "1"),),
     "c-alpine-to-alpine": (),
     "c-static-pie-distroless": (),
+    "c-musl-on-debian-with-musl": (),
     "wolfi-musl-binary": ((MUSL_GLIBC, E, 7, "1"),),
     # Python
     "python-venv-glibc-to-alpine": ((GLIBC_MUSL, W, 8, "1"),),

@@ -7,7 +7,8 @@ Public API::
 ``source`` is a path (``str`` without a newline, or ``os.PathLike``) or the Dockerfile text
 (any ``str`` containing a newline). ``catalog`` is a JSON file with the shape of
 ``linkcheck/data/bases.json`` whose entries are searched before the built-in ones, or a
-:class:`Catalog` used as is (``load_catalog(extra)`` makes one; reuse it across files). Unreadable or unparsable input raises :class:`linkcheck.errors.DockerfileError`.
+:class:`Catalog` used as is (``load_catalog(extra)`` makes one; reuse it across files).
+Unreadable or unparsable input raises :class:`linkcheck.errors.DockerfileError`.
 
 Every leaf stage (one no other stage builds on or copies from), and the last stage, is a
 possible ``--target`` and is checked; a finding names it in ``stage``. The rules and the line

@@ -58,10 +58,17 @@ class BuildContext:
     apk_rust: bool  # rust/cargo from Alpine's packages (dynamic by default, unlike rustup's)
 
     def artifact(
-        self, kind: str, path: str, linkage: Linkage, reason: str, libc: LibcFlavour | None = None
+        self,
+        kind: str,
+        path: str,
+        linkage: Linkage,
+        reason: str,
+        libc: LibcFlavour | None = None,
+        version: str | None = None,
     ) -> Artifact:
         libc = self.base.libc if libc is None else libc
-        version = self.base.libc_version if libc is self.base.libc else None
+        if version is None and libc is self.base.libc:
+            version = self.base.libc_version
         return Artifact(
             kind, path, linkage, libc, version, reason, self.stage, self.base.name, self.line
         )
@@ -103,6 +110,7 @@ def _options(argv: tuple[str, ...], names: frozenset[str]) -> dict[str, str]:
 
 
 # --- Go --------------------------------------------------------------------------------------
+_EXISTING_DIRS = frozenset({"/usr/local/bin", "/usr/bin", "/bin", "/go/bin", "/usr/local/sbin"})
 _GO_OPTS = frozenset({"-o", "-ldflags", "--ldflags", "-tags", "--tags", "-buildmode"})
 
 
@@ -117,7 +125,9 @@ def _go(argv: tuple[str, ...], env: Mapping[str, str], ctx: BuildContext) -> Art
         path = posixpath.join(env.get("GOBIN") or posixpath.join(gopath, "bin"), "*")
     elif "-o" in opts:
         out = opts["-o"]
-        path = ctx.abspath(out) + ("/*" if out.endswith("/") else "")
+        # "an existing directory or ends with a slash" (go help build): guess the usual dirs
+        into_dir = out.endswith("/") or ctx.abspath(out) in _EXISTING_DIRS or out == "."
+        path = ctx.abspath(out) + ("/*" if into_dir else "")
     else:
         path = ctx.abspath("*")
     linkage, reason = go_linkage(opts, env, ctx)
@@ -194,7 +204,8 @@ def _cargo(argv: tuple[str, ...], env: Mapping[str, str], ctx: BuildContext) -> 
         profile = opts.get("--profile") or ("release" if "--release" in argv else "debug")
         profile = "debug" if profile == "dev" else profile
         tdir = ctx.abspath(opts.get("--target-dir") or env.get("CARGO_TARGET_DIR") or "target")
-        path = posixpath.join(tdir, target, profile, "*") if target else f"{tdir}/{profile}/*"
+        triple = re.sub(r"\.2\.\d+$", "", target)  # zigbuild's glibc pin is not in the path
+        path = posixpath.join(tdir, triple, profile, "*") if triple else f"{tdir}/{profile}/*"
     return _rust_artifact(path, target, env, ctx)
 
 
@@ -214,9 +225,12 @@ def _rust_artifact(path: str, target: str, env: Mapping[str, str], ctx: BuildCon
         where = f"--target {target}"
     else:
         libc, where = ctx.base.libc, f"the host target of {ctx.base.name}"
+    # cargo-zigbuild pins the glibc version in the target: x86_64-unknown-linux-gnu.2.17
+    pinned = re.search(r"-gnu\w*\.(2\.\d+)$", target)
+    version = pinned.group(1) if pinned else None
     if crt:
         linkage = Linkage.STATIC if crt == "+crt-static" else Linkage.DYNAMIC
-        return ctx.artifact("rust", path, linkage, f"{where} with {crt}", libc)
+        return ctx.artifact("rust", path, linkage, f"{where} with {crt}", libc, version)
     if libc is LibcFlavour.MUSL and not ctx.apk_rust:
         # rustc's *-linux-musl targets default to crt-static (rustc target spec).
         return ctx.artifact(
@@ -228,7 +242,8 @@ def _rust_artifact(path: str, target: str, env: Mapping[str, str], ctx: BuildCon
         return ctx.artifact("rust", path, Linkage.DYNAMIC, reason, libc)
     if libc is LibcFlavour.UNKNOWN:
         return ctx.artifact("rust", path, Linkage.UNCERTAIN, f"{where}: libc not known", libc)
-    return ctx.artifact("rust", path, Linkage.DYNAMIC, f"{where} ({libc.value}: dynamic)", libc)
+    reason = f"{where} ({libc.value}: dynamic)"
+    return ctx.artifact("rust", path, Linkage.DYNAMIC, reason, libc, version)
 
 
 # --- C / C++ ---------------------------------------------------------------------------------

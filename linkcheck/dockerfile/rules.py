@@ -20,6 +20,7 @@ Uncertain linkage (``Linkage.UNCERTAIN``) turns an error into a warning.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
 from linkcheck.dockerfile.builds import Artifact, Linkage
@@ -126,8 +127,12 @@ def dynamic_on_static(stage: Stage, placed: Placed) -> DockerfileFinding | None:
         f"{_what(placed)}, but {stage.base.name} has no dynamic loader or libc: "
         "exec fails with 'no such file or directory'"
     )
+    severity = _severity(a)
+    if "loader-copied" in stage.provides:
+        message += " unless the loader and libraries copied in by hand are complete"
+        severity = Severity.WARNING
     return _finding(
-        "dynamic-binary-on-static-base", _severity(a), stage, placed, message, _static_hint(a)
+        "dynamic-binary-on-static-base", severity, stage, placed, message, _static_hint(a)
     )
 
 
@@ -154,16 +159,25 @@ def glibc_on_musl(stage: Stage, placed: Placed) -> DockerfileFinding | None:
         return None
     if a.linkage is Linkage.STATIC:
         return None
+    severity = _severity(a)
     message = (
         f"{_what(placed)}, but {stage.base.name} is a musl image: the glibc loader "
         "/lib64/ld-linux-x86-64.so.2 is not there"
     )
+    if "glibc-compat" in stage.provides:
+        # gcompat/libc6-compat shim the loader; musl has no symbol versioning, so the binary
+        # may start and still die with "Error relocating ...: symbol not found" (FACTS.md).
+        severity = Severity.WARNING
+        message = (
+            f"{_what(placed)}, and {stage.base.name} is a musl image with a glibc compatibility "
+            "shim: it may start, then fail with 'Error relocating ... symbol not found'"
+        )
     hint = (
         "build it in an Alpine stage (musl) or statically"
         + (" (CGO_ENABLED=0)" if a.kind == "go" else "")
         + f", or use a glibc base such as {GLIBC_BASE} or debian:bookworm-slim"
     )
-    return _finding("glibc-binary-on-musl-base", _severity(a), stage, placed, message, hint)
+    return _finding("glibc-binary-on-musl-base", severity, stage, placed, message, hint)
 
 
 @_artifact_rule("musl-binary-on-glibc-base")
@@ -171,6 +185,8 @@ def musl_on_glibc(stage: Stage, placed: Placed) -> DockerfileFinding | None:
     a = placed.artifact
     if stage.base.libc is not LibcFlavour.GLIBC or a.libc is not LibcFlavour.MUSL:
         return None
+    if "musl" in stage.provides:
+        return None  # Debian's musl package installs /lib/ld-musl-$ARCH.so.1
     if a.linkage is Linkage.STATIC:
         return None
     message = (
@@ -228,6 +244,9 @@ def static_on_libc(stage: Stage) -> DockerfileFinding | None:
         return None
     if any(p.artifact.linkage is not Linkage.STATIC for p in copied):
         return None
+    program = stage.program
+    if program is not None and not any(_runs(program, p.path) for p in copied):
+        return None  # the entrypoint is something else (a script, an interpreter...)
     names = ", ".join(sorted({_shown(p.path) for p in copied}))
     message = (
         f"every binary copied into stage {stage.label!r} is static ({names}); "
@@ -237,6 +256,13 @@ def static_on_libc(stage: Stage) -> DockerfileFinding | None:
     return DockerfileFinding(
         "static-binary-on-libc-base", Severity.INFO, stage.from_line, message, hint, stage.label
     )
+
+
+def _runs(program: str, path: str) -> bool:
+    """Whether argv[0] ``program`` names the file at ``path`` (by path, or by name on PATH)."""
+    if "/" in program:
+        return fnmatchcase(program, path)
+    return fnmatchcase(program, path.rsplit("/", 1)[-1])
 
 
 STAGE_RULES["static-binary-on-libc-base"] = static_on_libc

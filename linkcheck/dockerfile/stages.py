@@ -34,6 +34,14 @@ AUTOMATIC_ARGS = tuple(
 _COMPILER_PACKAGES = re.compile(
     r"(?:gcc|g\+\+|clang|build-base|build-essential|musl-tools|gcc-[\w.+-]+|clang-\d+)"
 )
+# What a stage may add that changes whether a foreign binary can start (FACTS.md, musl loader):
+# gcompat/libc6-compat put a glibc loader shim on Alpine; Debian's "musl" package installs
+# /lib/ld-musl-$ARCH.so.1; a COPY of ld-linux/ld-musl/libc.so means libraries brought by hand.
+PROVIDES = {
+    "glibc-compat": re.compile(r"gcompat|libc6-compat"),
+    "musl": re.compile(r"musl"),
+}
+_LOADER_COPY = re.compile(r"ld-linux|ld-musl|libc\.so|/lib(?:64)?(?:/[\w-]+-linux-gnu)?/?$")
 _NON_BINARY = re.compile(r"\.(?:ya?ml|json|toml|conf|ini|html?|css|js|map|txt|md|pem|crt|sql|sh)$")
 
 
@@ -63,7 +71,9 @@ class Stage:
     apk_rust: bool = False
     placed: list[Placed] = field(default_factory=list)
     runs: int = 0  # RUN lines since the external base (this stage and the stages it is built on)
-    needs_shell: bool = False  # ENTRYPOINT/CMD in shell form
+    entrypoint: Instruction | None = None  # the last ENTRYPOINT, inherited
+    cmd: Instruction | None = None  # the last CMD, inherited
+    provides: set[str] = field(default_factory=set)  # see PROVIDES
     referenced: bool = False  # used by a later FROM, COPY --from or RUN --mount from=
 
     @property
@@ -72,6 +82,20 @@ class Stage:
 
     def variables(self) -> dict[str, str]:
         return {**self.args, **self.env}
+
+    @property
+    def needs_shell(self) -> bool:
+        """ENTRYPOINT (or, without one, CMD) in shell form runs ``/bin/sh -c``."""
+        decisive = self.entrypoint or self.cmd
+        return decisive is not None and not decisive.json
+
+    @property
+    def program(self) -> str | None:
+        """argv[0] of an exec-form ENTRYPOINT (or CMD without one), None when not known."""
+        decisive = self.entrypoint or self.cmd
+        if decisive is None or not decisive.json or not decisive.args:
+            return None
+        return decisive.args[0]
 
 
 def build_stages(instructions: tuple[Instruction, ...], catalog: Catalog) -> tuple[Stage, ...]:
@@ -106,8 +130,9 @@ def _new_stage(
         len(stages), name, ins.line, parent.base, parent.index, platform or parent.platform
     )
     stage.env, stage.workdir, stage.cc = dict(parent.env), parent.workdir, parent.cc
-    stage.apk_rust, stage.runs, stage.needs_shell = parent.apk_rust, parent.runs, parent.needs_shell
-    stage.placed = list(parent.placed)
+    stage.apk_rust, stage.runs = parent.apk_rust, parent.runs
+    stage.entrypoint, stage.cmd = parent.entrypoint, parent.cmd
+    stage.placed, stage.provides = list(parent.placed), set(parent.provides)
     return stage
 
 
@@ -143,9 +168,9 @@ def _apply(
     elif ins.cmd in ("COPY", "ADD"):
         _copy(ins, stage, stages)
     elif ins.cmd == "ENTRYPOINT":
-        stage.needs_shell = not ins.json
+        stage.entrypoint = ins
     elif ins.cmd == "CMD":
-        stage.needs_shell = stage.needs_shell or not ins.json
+        stage.cmd = ins
 
 
 def _scripts(ins: Instruction) -> list[str]:
@@ -189,6 +214,7 @@ def _run(script: str, line: int, stage: Stage) -> None:
             stage.cc = True
         if argv[0] == "apk" and _installs(argv, re.compile(r"rust|cargo")):
             stage.apk_rust = True
+        stage.provides.update(k for k, pkgs in PROVIDES.items() if _installs(argv, pkgs))
         ctx = BuildContext(
             stage.label, stage.base, stage.cc, stage.platform, command.cwd, line, stage.apk_rust
         )
@@ -242,6 +268,8 @@ def _copy(ins: Instruction, stage: Stage, stages: list[Stage]) -> None:
     into_dir = raw_dest.endswith("/") or len(srcs) > 1
     for src in srcs:
         path = posixpath.normpath(posixpath.join("/", src))  # --from sources are from its root
+        if _LOADER_COPY.search(path):
+            stage.provides.add("loader-copied")
         for placed in source.placed:
             moved = relocate(placed.path, path, dest, into_dir=into_dir)
             if moved is not None:
@@ -267,6 +295,8 @@ def relocate(pattern: str, src: str, dest: str, *, into_dir: bool) -> str | None
     if len(parts) > len(fixed) and not tree:
         return None
     name = parts[-1] if parts else ""
+    if fixed and len(parts) == len(fixed) and any(c in name for c in "*?["):
+        name = fixed[-1]  # COPY /out/* /bin/: the file keeps its own name
     if fixed and fixed[-1] == "*" and _NON_BINARY.search(name):
         return None  # "go build" without -o: skip files that are clearly not the binary
     target = posixpath.join(dest, name) if into_dir else dest
