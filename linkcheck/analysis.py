@@ -248,7 +248,11 @@ def _glibc_version(fs: FileSystem, libc: ObjectFile, defs: tuple[str, ...]) -> s
     match = _GLIBC_VERSION_RE.search(data)
     if match:
         return match.group(1).decode()
-    versions = [tuple(int(p) for p in d[6:].split(".") if p.isdigit()) for d in defs]
+    versions = [
+        tuple(int(p) for p in d[6:].split(".") if p.isdigit())
+        for d in defs
+        if d.startswith("GLIBC_2.")
+    ]
     best = max((v for v in versions if v), default=None)
     return ".".join(map(str, best)) if best else None
 
@@ -340,7 +344,7 @@ def _executed(step: ExecStep, target: Target | None) -> ExecutedFile:
         libc=closure.flavour if closure else None,
         go_version=info.go.go_version if info and info.go else None,
         cgo_enabled=info.go.cgo_enabled if info and info.go else None,
-        libraries=library_tree(closure) if closure else None,
+        libraries=library_tree(closure) if closure and closure.flavour is not Libc.NONE else None,
     )
 
 

@@ -81,15 +81,76 @@ def inspect(
         raise ImageFormatError(f"cannot read {image}: {e.strerror or e}") from e
 
 
-@app.command()
+@app.command(context_settings={"allow_interspersed_args": True})
 def analyze(
     image: ImageArg,
+    args: Annotated[
+        list[str] | None,
+        typer.Argument(help="After --: arguments replacing the image's Cmd (like docker run)."),
+    ] = None,
     platform: PlatformOpt = None,
     name: NameOpt = None,
     output_format: FormatOpt = OutputFormat.text,
+    entrypoint: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--entrypoint",
+            help="Replace the image's Entrypoint; repeat for more words (--entrypoint /bin/sh "
+            "--entrypoint -c). As with docker run and Kubernetes command, this also drops the "
+            "image's Cmd unless --cmd or args after -- are given. --entrypoint '' clears it.",
+        ),
+    ] = None,
+    cmd: Annotated[
+        list[str] | None,
+        typer.Option("--cmd", help="Replace the image's Cmd; repeat for more words."),
+    ] = None,
+    env: Annotated[
+        list[str] | None,
+        typer.Option("--env", "-e", help="KEY=VALUE added to the config's Env; repeatable."),
+    ] = None,
+    scan_all: Annotated[
+        bool, typer.Option("--all", help="Also check every other ELF file in the image.")
+    ] = False,
 ) -> None:
-    """Tell whether the image's entrypoint will start, and if not, why and how to fix it."""
-    raise NotImplementedError  # filled in by the analysis work
+    """Tell whether the image's entrypoint will start, and if not, why and how to fix it.
+
+    Exit status: 0 pass or warn, 1 fail, 2 usage, 3 the image could not be read.
+    """
+    from linkcheck.analysis import analyze as run_analysis
+    from linkcheck.errors import ImageFormatError
+    from linkcheck.model import Platform, Verdict
+    from linkcheck.render.json import render_json
+    from linkcheck.render.text import render_text
+
+    try:
+        wanted = Platform.parse(platform) if platform else None
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--platform") from e
+    overrides: dict[str, str] = {}
+    for item in env or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--env")
+        overrides[key] = value
+    new_entrypoint = None if entrypoint is None else [w for w in entrypoint if w != ""]
+    new_cmd = [*(cmd or ()), *(args or ())] if (cmd or args) else None
+    source = sys.stdin.buffer if image == "-" else image
+    try:
+        report = run_analysis(
+            source,
+            platform=wanted,
+            name=name,
+            entrypoint=new_entrypoint,
+            cmd=new_cmd,
+            env=overrides,
+            scan_all=scan_all,
+        )
+    except OSError as e:  # I/O failing under us (EIO, a vanished file): still exit 3
+        raise ImageFormatError(f"cannot read {image}: {e.strerror or e}") from e
+    render = render_json if output_format is OutputFormat.json else render_text
+    sys.stdout.write(render(report))
+    if report.verdict is Verdict.FAIL:
+        raise typer.Exit(EXIT_FAIL)
 
 
 @app.command()

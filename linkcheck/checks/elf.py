@@ -33,7 +33,7 @@ def _mismatch(facts: Facts, target: Target, path: str, info: ElfInfo, what: str)
         "arch-mismatch",
         target.severity(usual),
         path,
-        f"{what} {path} is a {have} ({info.elf_class.name}) ELF file but the image platform is "
+        f"{what} {path} is built for {have} ({info.elf_class.name}) but the image platform is "
         f"{facts.platform} (exec format error)",
         f"build it for {facts.platform} (GOARCH={want}, or the {want} cross compiler), or "
         f"publish the image as {facts.platform.os}/{have} (docker buildx --platform)",
@@ -88,6 +88,8 @@ def missing_elf_interpreter(facts: Facts) -> Iterator[Finding]:
         why = _interp_problem(target)
         if info is None or why is None or info.interp is None:
             continue
+        if _mismatch(facts, target, target.file.real_path, info, "") is not None:
+            continue  # the kernel refuses the ELF header first (elf_check_arch): ENOEXEC
         wanted = wants_libc(info)
         detail: list[tuple[str, DetailValue]] = [
             ("interpreter", info.interp),

@@ -64,8 +64,9 @@ def _missing_message(lookup: LibraryLookup) -> str:
         bad = lookup.rejected[-1] if lookup.rejected else None
         where = f"{bad.path} is not a loadable ELF file ({bad.detail})" if bad else "invalid file"
         return f"{who}: {where}: the loader stops with 'invalid ELF header'"
+    why = f" ({lookup.note})" if lookup.note else ""
     return (
-        f"{who} is not found: error while loading shared libraries: {lookup.name}: "
+        f"{who} is not found{why}: error while loading shared libraries: {lookup.name}: "
         "cannot open shared object file"
     )
 
@@ -205,6 +206,8 @@ def undefined_symbol(facts: Facts) -> Iterator[Finding]:
     for target, closure in _closures(facts):
         if closure.flavour is not Libc.MUSL or closure.interpreter_object is None:
             continue
+        if not all(lookup.ok for lookup in closure.lookups):
+            continue  # missing-library explains it first; the names would only repeat it
         objects = [*closure.objects, closure.interpreter_object]
         exported: set[str] = set()
         for obj in objects:

@@ -250,7 +250,7 @@ class GlibcSearch:
             dirs = [SearchDir(d, SearchSource.DEFAULT) for d in self.layout.system_dirs]
             if self._try_dirs(name, dirs, SearchSource.DEFAULT, probe, out):
                 return out
-        self._explain_miss(name, probe, out)
+        self._explain_miss(name, needer, probe, out)
         return out
 
     def _dirs_before_cache(
@@ -352,14 +352,18 @@ class GlibcSearch:
         return self._take(cached, SearchSource.LD_CACHE, probe, out)
 
     def _explain_miss(
-        self,
-        name: str,
-        probe: Probe,
-        out: SearchOutcome,
+        self, name: str, needer: LoadedObject, probe: Probe, out: SearchOutcome
     ) -> None:
         if out.rejected:
             out.status = LookupStatus.WRONG_CLASS_ONLY
             return
+        if needer.info.nodeflib:
+            out.note = "DF_1_NODEFLIB: the default directories and their cache entries are skipped"
+            return
+        if self.cache is not None and self.cache.lookup(
+            name, needer.info.elf_class, needer.info.machine
+        ):
+            return  # the cache knows it (the file is gone): not a stale cache
         if self._conf_dirs is None:
             self._conf_dirs = parse_ld_so_conf(self.fs)
         for directory in self._conf_dirs:
