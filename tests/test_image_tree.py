@@ -207,6 +207,11 @@ def test_content_is_readable_lazily(build_image: Callable[..., Path], compressio
             f.seek(4 + 1000)
             assert f.read(3) == big[1000:1003]
             assert f.seek(0, 2) == len(big) + 4
+        assert (rootfs.head("/elf"), rootfs.head("/data.bin"), rootfs.head("/etc")) == (
+            b"\x7fELF",
+            big[:4],
+            b"",
+        )
         assert rootfs.read_bytes("/data.bin") == big
         assert rootfs.read_bytes("/data.bin", limit=3) == big[:3]
         assert rootfs.read_bytes("/empty") == b""

@@ -69,6 +69,9 @@ _ETC_NAMES = frozenset(
      "alpine-release", "debian_version", "lsb-release", "redhat-release", "system-release"}
 )  # fmt: skip
 _MAGICS = (b"\x7fELF", b"#!")
+# Tiny files are kept too: linker scripts named like libraries (libc.so is text), configs.
+# Fetching one later would mean inflating its layer again up to that point.
+SMALL_FILE = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,8 +245,11 @@ class _Applier:
             link = m.linkname if kind is FileType.SYMLINK else None
             size = m.size if kind is FileType.REGULAR else 0
             entry = FileEntry(path, kind, m.mode, m.uid, m.gid, size, link, self.blob.index)
-            content = self._content(path, m) if kind is FileType.REGULAR and m.size else None
-            self.tree.put(entry, content)
+            if kind is FileType.REGULAR and m.size:
+                head = self.feed.peek(min(4, m.size))
+                self.tree.put(entry, self._content(path, m, head), head)
+            else:
+                self.tree.put(entry)
         self.touched.add(path)
 
     def _whiteout(self, path: str, parent: str, base: str) -> None:
@@ -267,13 +273,13 @@ class _Applier:
             )
         # bound to the content as it is now: a later whiteout of the target keeps it
         entry = replace(source, path=path, layer=self.blob.index)
-        self.tree.put(entry, self.tree.content_of(target))
+        self.tree.put(entry, *self.tree.content_of(target))
 
-    def _content(self, path: str, m: TarMember) -> Stored | Deferred:
+    def _content(self, path: str, m: TarMember, head: bytes) -> Stored | Deferred:
         if self.blob.compression is Compression.NONE:  # bytes stay in the blob, seekable
             member = self.blob.member
             return Stored(member.fd, member.offset + m.data_offset, m.size)
-        if _wants_content(path, self.feed.peek(min(4, m.size))):
+        if m.size <= SMALL_FILE or _wants_content(path, head):
             return self.store.append(self.feed.chunks(m.size))
         return Deferred(self.blob.index, m.data_offset, m.size)
 

@@ -58,6 +58,7 @@ class ImageRootFS:
         self._entries: dict[str, FileEntry] = {"/": _root_entry()}
         self._children: dict[str, set[str]] = {"/": set()}
         self._content: dict[str, Content] = {}
+        self._heads: dict[str, bytes] = {}  # first bytes of each regular file (magic)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -82,6 +83,18 @@ class ImageRootFS:
             content = self._materialize(content)
             self._content[res.real_path] = content
         return content
+
+    def head(self, path: str) -> bytes:
+        """The first (up to 4) bytes of the regular file at ``path``, without any I/O.
+
+        Kept while the layers streamed by, so a caller can tell ELF (``\\x7fELF``) and
+        scripts (``#!``) from other files without opening, and so without re-reading a
+        compressed layer for a file that is neither. ``b""`` when there is no such file.
+        """
+        res = self.resolve(path)
+        if res.entry is None or res.entry.type is not FileType.REGULAR:
+            return b""
+        return self._heads.get(res.real_path, b"")
 
     def open(self, path: str) -> BinaryIO:
         st = self._stored(path)
@@ -110,7 +123,7 @@ class ImageRootFS:
 
     # -- building (used by the layer applier) -----------------------------------------------
 
-    def put(self, entry: FileEntry, content: Content | None = None) -> None:
+    def put(self, entry: FileEntry, content: Content | None = None, head: bytes = b"") -> None:
         """Add ``entry``; a directory over a directory merges, anything else replaces."""
         path = entry.path
         old = self._entries.get(path)
@@ -127,10 +140,12 @@ class ImageRootFS:
             self._children.setdefault(path, set())
         if content is not None:
             self._content[path] = content
+        if head:
+            self._heads[path] = head
         self._children[posixpath.dirname(path)].add(posixpath.basename(path))
 
-    def content_of(self, path: str) -> Content | None:
-        return self._content.get(path)
+    def content_of(self, path: str) -> tuple[Content | None, bytes]:
+        return self._content.get(path), self._heads.get(path, b"")
 
     def ensure_dirs(self, path: str, layer: int, touched: set[str]) -> None:
         """Make ``path`` and its parents directories (a layer may omit parent entries).
@@ -160,6 +175,7 @@ class ImageRootFS:
             names = self._children.pop(current, ())
             stack.extend(f"{current}/{n}" for n in names)
             self._content.pop(current, None)
+            self._heads.pop(current, None)
             del self._entries[current]
 
     def prune(self, path: str, keep: set[str], *, include_self: bool) -> None:
