@@ -12,7 +12,12 @@ Format, from glibc ``sysdeps/generic/dl-cache.h`` and the reader ``elf/dl-cache.
 * "compat" format: the old ``ld.so-1.7.0`` section first (``char magic[11]``, pad,
   ``uint32 nlibs``, 12-byte entries ``{int32 flags, uint32 key, uint32 value}``), then the new
   header at the next 8-byte boundary; ld.so uses the new part when it is there;
-* old format only: string offsets are relative to the end of the old entry array.
+* old format only: string offsets are relative to the end of the old entry array;
+* extensions (glibc >= 2.33, at ``extension_offset`` from the new header): ``uint32 magic``
+  (0xEAA42174), ``uint32 count``, then ``count`` sections ``{uint32 tag, flags, offset, size}``;
+  tag 0 is the generator string ("ldconfig (Debian GLIBC 2.36-9) ..."), tag 1 the
+  ``glibc-hwcaps`` subdirectory names as an array of ``uint32`` string offsets, indexed by the
+  low 32 bits of an entry's ``hwcap`` when bit 62 is set.
 
 ``flags`` carry the ABI: the low byte is the type (``FLAG_ELF_LIBC6`` = 3), the high byte the
 architecture variant (``FLAG_X8664_LIB64`` = 0x0300, ...). Each ld.so accepts only its own
@@ -108,7 +113,8 @@ class LdCacheEntry:
     soname: str  # the key ld.so compares DT_NEEDED with
     path: str  # absolute path inside the image (as written by ldconfig -r ROOT)
     flags: int
-    hwcap: int  # 0 for plain entries; see ``hwcaps_subdir`` (old format: always 0)
+    hwcap: int  # 0 for plain entries; see ``is_hwcaps_subdir`` (old format: always 0)
+    hwcaps_subdir: str | None = None  # "x86-64-v3" for a glibc-hwcaps/x86-64-v3/ entry
 
     @property
     def is_hwcaps_subdir(self) -> bool:
@@ -130,6 +136,7 @@ class LdCacheEntry:
 class LdCache:
     entries: tuple[LdCacheEntry, ...]  # in file order (ldconfig sorts them for bsearch)
     format: str  # "new", "compat" (old section + new) or "old"
+    generator: str | None = None  # the ldconfig that wrote it, when recorded (glibc >= 2.33)
 
     def candidates(self, soname: str, elf_class: int, machine: int) -> tuple[LdCacheEntry, ...]:
         """Entries for ``soname`` that this ABI's ld.so accepts, in file order."""
@@ -163,13 +170,54 @@ def _string(data: bytes, base: int, offset: int, what: str) -> str:
     return data[start:end].decode("utf-8", "surrogateescape")
 
 
-def _parse_new(data: bytes, start: int, endian: str) -> tuple[LdCacheEntry, ...]:
+_EXTENSION_MAGIC = 0xEAA42174
+_TAG_GENERATOR = 0
+_TAG_GLIBC_HWCAPS = 1
+
+
+def _extensions(data: bytes, start: int, endian: str) -> tuple[str | None, tuple[str, ...]]:
+    """(generator, glibc-hwcaps subdirectory names) from the extension area, if any.
+
+    ``extension_offset`` and the section offsets count from the start of the *file*, the
+    hwcaps string offsets from the new header (elf/dl-cache.h cache_extension_load; the two
+    differ only in the compat format).
+    """
+    (ext,) = struct.unpack_from(endian + "I", data, start + 32)
+    if ext == 0 or ext + 8 > len(data):
+        return None, ()
+    magic, count = struct.unpack_from(endian + "II", data, ext)
+    if magic != _EXTENSION_MAGIC or count > (len(data) - ext - 8) // 16:
+        return None, ()
+    generator: str | None = None
+    subdirs: tuple[str, ...] = ()
+    for i in range(count):
+        tag, _flags, begin, size = struct.unpack_from(endian + "IIII", data, ext + 8 + 16 * i)
+        if begin + size > len(data):
+            raise LdCacheError(f"ld.so.cache: extension {tag} at {begin:#x} is truncated")
+        if tag == _TAG_GENERATOR:
+            generator = data[begin : begin + size].decode("utf-8", "replace")
+        elif tag == _TAG_GLIBC_HWCAPS:
+            names = struct.unpack_from(f"{endian}{size // 4}I", data, begin)
+            subdirs = tuple(_string(data, start, n, "glibc-hwcaps") for n in names)
+    return generator, subdirs
+
+
+def _hwcaps_name(hwcap: int, subdirs: tuple[str, ...]) -> str | None:
+    if (hwcap >> 32) & ~_ISA_LEVEL_MASK != DL_CACHE_HWCAP_EXTENSION >> 32:
+        return None
+    index = hwcap & 0xFFFFFFFF
+    return subdirs[index] if index < len(subdirs) else None
+
+
+def _parse_new(data: bytes, start: int, fmt: str) -> LdCache:
     if len(data) < start + _NEW_HEADER:
         raise LdCacheError(f"ld.so.cache: new header at {start:#x} is truncated")
+    endian = _new_endian(data, start)
     (nlibs,) = struct.unpack_from(endian + "I", data, start + 20)
     table = start + _NEW_HEADER
     if nlibs > (len(data) - table) // _NEW_ENTRY:
         raise LdCacheError(f"ld.so.cache: {nlibs} entries do not fit in {len(data)} bytes")
+    generator, subdirs = _extensions(data, start, endian)
     entries = []
     for i in range(nlibs):
         flags, key, value, _osv, hwcap = struct.unpack_from(
@@ -177,8 +225,8 @@ def _parse_new(data: bytes, start: int, endian: str) -> tuple[LdCacheEntry, ...]
         )
         soname = _string(data, start, key, f"entry {i} soname")
         path = _string(data, start, value, f"entry {i} path")
-        entries.append(LdCacheEntry(soname, path, flags, hwcap))
-    return tuple(entries)
+        entries.append(LdCacheEntry(soname, path, flags, hwcap, _hwcaps_name(hwcap, subdirs)))
+    return LdCache(tuple(entries), fmt, generator)
 
 
 def _new_endian(data: bytes, start: int) -> str:
@@ -212,11 +260,11 @@ def _parse_old(data: bytes) -> tuple[int, tuple[LdCacheEntry, ...]]:
 def parse_ld_cache(data: bytes) -> LdCache:
     """Parse the bytes of an ``ld.so.cache``; raise :class:`LdCacheError` if malformed."""
     if data.startswith(NEW_MAGIC):
-        return LdCache(_parse_new(data, 0, _new_endian(data, 0)), "new")
+        return _parse_new(data, 0, "new")
     if not data.startswith(OLD_MAGIC):
         raise LdCacheError(f"ld.so.cache: unknown magic {data[:20]!r}")
     end, old_entries = _parse_old(data)
     new_start = (end + 7) & ~7  # ALIGN_CACHE: __alignof__ (struct cache_file_new) == 8
     if data[new_start : new_start + len(NEW_MAGIC)] == NEW_MAGIC:
-        return LdCache(_parse_new(data, new_start, _new_endian(data, new_start)), "compat")
+        return _parse_new(data, new_start, "compat")
     return LdCache(old_entries, "old")
