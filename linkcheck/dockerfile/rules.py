@@ -138,18 +138,19 @@ def dynamic_on_static(stage: Stage, placed: Placed) -> DockerfileFinding | None:
 
 def _static_hint(a: Artifact) -> str:
     libc_base = "alpine" if a.libc is LibcFlavour.MUSL else GLIBC_BASE
+    libc = a.libc.value if a.libc is not LibcFlavour.UNKNOWN else "libc"
     if a.kind == "go":
-        return (
-            f"rebuild with CGO_ENABLED=0, or use a {a.libc.value}-dynamic base such as {libc_base}"
-        )
+        if "-buildmode=pie" in a.reason and "CGO_ENABLED=0" in a.reason:
+            return f"drop -buildmode=pie (cgo is off already), or use a {libc} base: {libc_base}"
+        return f"rebuild with CGO_ENABLED=0, or use a {libc}-dynamic base such as {libc_base}"
     if a.kind == "rust":
         return (
             "build with --target x86_64-unknown-linux-musl or RUSTFLAGS='-C target-feature="
-            f"+crt-static', or use a base with {a.libc.value} such as gcr.io/distroless/cc-debian12"
+            f"+crt-static', or use a base with {libc} such as gcr.io/distroless/cc-debian12"
         )
     if a.kind == "c":
-        return f"link with -static or -static-pie, or use a {a.libc.value} base such as {libc_base}"
-    return f"use a {a.libc.value} base such as {libc_base}"
+        return f"link with -static or -static-pie, or use a {libc} base such as {libc_base}"
+    return f"use a {libc} base such as {libc_base}"
 
 
 @_artifact_rule("glibc-binary-on-musl-base")
