@@ -292,7 +292,12 @@ def library_tree(closure: Closure) -> LibraryNode:
         nodes = []
         for lookup in closure.lookups_of(obj.real_path):
             found = lookup.found
-            first = found is not None and found.real_path not in expanded
+            # Expanded under the object that loaded it (breadth-first), shown once.
+            first = (
+                found is not None
+                and found.needed_by == obj.real_path
+                and found.real_path not in expanded
+            )
             if first and found is not None:
                 expanded.add(found.real_path)
             kids = children(found, depth + 1) if first and found and depth < _MAX_TREE_DEPTH else ()

@@ -169,9 +169,9 @@ def split_search_path(
         expanded = expand_dst(raw, origin=origin, layout=layout)
         if expanded is None:
             continue
-        path = expanded or "."
+        path = expanded
         if not path.startswith("/"):
-            path = posixpath.join(cwd or "/", path)
+            path = posixpath.join(cwd or "/", path)  # "" is the current directory
         path = re.sub("/+", "/", path).rstrip("/") or "/"
         if path not in out:
             out.append(path)
