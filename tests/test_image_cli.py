@@ -15,6 +15,7 @@ from tests.support.imagebuilder import ImageSpec, Layer, write_image
 
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import IO
 
 
 @pytest.fixture
@@ -74,10 +75,12 @@ def test_inspect_json(image: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert [layer["compression"] for layer in first["layers"]] == ["none", "gzip"]
 
 
-def _run(args: list[str], stdin: object = subprocess.DEVNULL) -> subprocess.CompletedProcess[str]:
+def _run(
+    args: list[str], stdin: int | IO[bytes] | None = subprocess.DEVNULL
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "linkcheck.cli", *args],
-        stdin=stdin,  # type: ignore[arg-type]
+        stdin=stdin,
         capture_output=True,
         text=True,
         timeout=60,

@@ -14,7 +14,7 @@ import pytest
 
 from linkcheck.errors import ImageFormatError, IntegrityError, UnsafeImageError
 from linkcheck.image import Limits, open_image
-from tests.support.imagebuilder import ImageSpec, Layer, write_image
+from tests.support.imagebuilder import CompressionName, ImageSpec, Layer, write_image
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -41,7 +41,7 @@ def _flip(path: Path, offset: int) -> None:
     path.write_bytes(bytes(data))
 
 
-def _good(tmp_path: Path, compression: str = "plain") -> Path:
+def _good(tmp_path: Path, compression: CompressionName = "plain") -> Path:
     layers = [
         Layer().dir("/bin").file("/bin/app", b"\x7fELF" + bytes(4000)),
         Layer().file("/etc-file", b"x" * 3000),
@@ -53,7 +53,9 @@ def _good(tmp_path: Path, compression: str = "plain") -> Path:
 
 @pytest.mark.parametrize("compression", ["plain", "gzip", "zstd"])
 @pytest.mark.parametrize("where", ["head", "middle", "tail"])
-def test_flipped_layer_byte_names_the_blob(tmp_path: Path, compression: str, where: str) -> None:
+def test_flipped_layer_byte_names_the_blob(
+    tmp_path: Path, compression: CompressionName, where: str
+) -> None:
     root = _good(tmp_path, compression)
     layer = _manifest(root)["layers"][1]  # type: ignore[index]
     blob = root / "blobs" / "sha256" / layer["digest"].removeprefix("sha256:")

@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FORMATS",
+    "CompressionName",
     "ExpectedNode",
     "Format",
     "ImageSpec",
