@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from linkcheck.elf._reader import (
     PT_DYNAMIC,
@@ -22,6 +22,8 @@ from linkcheck.elf._reader import (
 from linkcheck.elf.info import VersionNeed
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from linkcheck.elf._reader import ElfHeader, ProgramHeader, Reader
 
 __all__ = ["DynamicInfo", "read_dynamic"]
@@ -90,12 +92,10 @@ class DynamicInfo:
     defined_symbols: frozenset[str] | None
 
 
-@dataclass(frozen=True, slots=True)
-class _Symbol:
+class _Symbol(NamedTuple):
     name: str
-    undefined: bool
-    weak: bool
-    local: bool  # STB_LOCAL: in .dynsym but never used to resolve another object's reference
+    undefined: bool  # st_shndx == SHN_UNDEF
+    bind: int  # STB_*; STB_LOCAL symbols never resolve another object's reference
 
 
 class _Dynamic:
@@ -110,6 +110,7 @@ class _Dynamic:
         self.entries: list[tuple[int, int]] = []
         self.tags: dict[int, int] = {}
         self._strtab: bytes | None = None
+        self._strtext: str | None = None
 
     def load_tags(self, segment: ProgramHeader) -> None:
         fmt = self.endian + ("qQ" if self.header.is64 else "iI")
@@ -149,6 +150,20 @@ class _Dynamic:
         if end < 0:
             raise self.reader.error(f"string at DT_STRTAB offset {index:#x} is not terminated")
         return table[index:end].decode("utf-8", "surrogateescape")
+
+    def strings(self, offsets: Iterable[int]) -> list[str]:
+        """Many strings at once (symbol names): one decode when the table is ASCII, as it
+        nearly always is; a bad offset gets the precise error from :meth:`string`."""
+        table = self.strtab()
+        if not table.isascii():
+            return [self.string(o) for o in offsets]
+        if self._strtext is None:
+            self._strtext = table.decode("ascii")
+        text, find, out = self._strtext, self._strtext.find, []
+        for offset in offsets:
+            end = find("\0", offset)
+            out.append(text[offset:end] if end >= 0 else self.string(offset))
+        return out
 
     def u32_array(self, offset: int, count: int, what: str) -> tuple[int, ...]:
         data = self.reader.read(offset, 4 * count, what)
@@ -228,17 +243,12 @@ def _symbols(dyn: _Dynamic) -> list[_Symbol] | None:
     if count is None:
         return None
     data = dyn.reader.read(symtab, entsize * count, f"DT_SYMTAB ({count} symbols)")
-    result = []
-    for fields in struct.iter_unpack(fmt, data):
-        result.append(
-            _Symbol(
-                name=dyn.string(fields[name_i]),
-                undefined=fields[shndx_i] == SHN_UNDEF,
-                weak=(fields[info_i] >> 4) == STB_WEAK,
-                local=(fields[info_i] >> 4) == STB_LOCAL,
-            )
-        )
-    return result
+    rows = list(struct.iter_unpack(fmt, data))
+    names = dyn.strings(row[name_i] for row in rows)
+    return [
+        _Symbol(name, row[shndx_i] == SHN_UNDEF, row[info_i] >> 4)
+        for name, row in zip(names, rows, strict=True)
+    ]
 
 
 def _versym(dyn: _Dynamic, count: int) -> tuple[int, ...] | None:
@@ -339,8 +349,10 @@ def read_dynamic(
     versym = _versym(dyn, len(symbols)) if symbols is not None else None
     undefined = defined = None
     if symbols is not None:
-        undefined = tuple(s.name for s in symbols if s.undefined and not s.weak and s.name)
-        defined = frozenset(s.name for s in symbols if not (s.undefined or s.local) and s.name)
+        undefined = tuple(s.name for s in symbols if s.undefined and s.bind != STB_WEAK and s.name)
+        defined = frozenset(
+            s.name for s in symbols if not s.undefined and s.bind != STB_LOCAL and s.name
+        )
     return DynamicInfo(
         needed=needed,
         soname=opt_string(DT_SONAME),
