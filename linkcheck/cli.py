@@ -70,6 +70,8 @@ def inspect(
         wanted = Platform.parse(platform) if platform else None
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="--platform") from e
+    if image == "-" and sys.stdin.isatty():
+        raise ImageFormatError("- reads an image tarball from stdin, but stdin is a terminal")
     source = sys.stdin.buffer if image == "-" else image
     try:
         with open_image(source) as archive:

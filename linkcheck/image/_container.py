@@ -114,7 +114,7 @@ class TarContainer(Container):
                     if count > _MAX_OUTER_MEMBERS:
                         raise UnsafeImageError(f"{self.label}: more than 1000000 members")
                     self._add(fd, info, total)
-        except tarfile.TarError as e:
+        except (tarfile.TarError, OSError, EOFError, ValueError) as e:
             raise ImageFormatError(f"{self.label}: not a readable tar archive ({e})") from e
         finally:
             f.close()

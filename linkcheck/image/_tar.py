@@ -101,8 +101,18 @@ class Feed:
             yield piece
 
     def skip(self, n: int) -> None:
-        for _ in self.chunks(n):
-            pass
+        """Pass ``n`` bytes (hashed on the way in) without slicing them out."""
+        while n > 0:
+            avail = len(self._buf) - self._pos
+            if avail == 0:
+                self._buf, self._pos = self._more(), 0
+                if not self._buf:
+                    raise ImageFormatError(f"{self._label}: truncated tar stream")
+                continue
+            step = min(avail, n)
+            self._pos += step
+            self.offset += step
+            n -= step
 
     def drain(self) -> None:
         """Read (and hash) everything left: the digest covers trailing padding too."""

@@ -236,7 +236,11 @@ def _walk_index(
         assert isinstance(value, dict)
         annotations = _obj(value, "annotations", here)
         platform = _platform(value.get("platform"), here)
-        if annotations.get(REFERENCE_TYPE) or (platform and platform.os == "unknown"):
+        unknown = platform is not None and (platform.os, platform.architecture) == (
+            "unknown",
+            "unknown",
+        )
+        if annotations.get(REFERENCE_TYPE) or unknown:
             log.debug("%s: skipping %s (not a runnable image)", here, desc.digest)
             continue
         # Docker 25+ puts the full name in io.containerd.image.name and only the tag in
