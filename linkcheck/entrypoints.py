@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import enum
 import posixpath
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -42,8 +43,9 @@ __all__ = [
 # What Docker/containerd put in the environment when the image config has no PATH
 # (oci.DefaultPathEnv / the daemon's default).
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-# fs/exec.c: BINPRM_MAX_RECURSION, nested interpreters before ELOOP.
-MAX_INTERPRETER_DEPTH = 4
+# fs/exec.c exec_binprm(): "if (depth > 5) return -ELOOP" -- the exec'd file and at most
+# five interpreters after it.
+MAX_INTERPRETER_DEPTH = 5
 
 
 class ExecRole(enum.Enum):
@@ -227,7 +229,11 @@ class _Context:
 
 
 def _absolute(path: str, cwd: str) -> str:
-    return path if path.startswith("/") else posixpath.join(cwd or "/", path)
+    # Only "." segments and repeated slashes go: posixpath.normpath would fold "a/../b"
+    # lexically, which differs from the kernel when "a" is a symlink (the resolver does it).
+    full = path if path.startswith("/") else posixpath.join(cwd or "/", path)
+    parts = [p for p in full.split("/") if p not in ("", ".")]
+    return "/" + "/".join(parts)
 
 
 def _check_file(ctx: _Context, path: str) -> tuple[ObjectFile, ExecProblem | None]:
@@ -270,11 +276,11 @@ def _env_program(arg: str | None) -> str | None:
     """The program ``#!/usr/bin/env ARG`` runs: the first word, after ``-S`` splitting."""
     if arg is None:
         return None
-    words = arg.split()
-    if words and words[0] == "-S":
-        words = words[1:]
-    elif words and words[0].startswith("-S"):
-        words = [words[0][2:], *words[1:]]
+    if not arg.startswith("-S"):
+        # The kernel passes everything after the interpreter as ONE argument: without -S,
+        # env looks for a program named "python3 -u" (or "bash\r").
+        return None if arg.startswith("-") else arg
+    words = [w for w in re.split("[ \t]+", arg[2:].strip(" \t")) if w]
     words = [w for w in words if not w.startswith("-") and "=" not in w]
     return words[0] if words else None
 
