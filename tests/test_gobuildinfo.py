@@ -122,7 +122,7 @@ def _offset_to_vaddr(data: bytes, offset: int) -> int:
             "<IIQQQQ", data, phoff + 56 * i
         )
         if p_type == 1 and p_offset <= offset < p_offset + p_filesz:
-            return p_vaddr + offset - p_offset
+            return int(p_vaddr + offset - p_offset)
     raise AssertionError("offset not in a PT_LOAD")
 
 

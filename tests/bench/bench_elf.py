@@ -52,12 +52,13 @@ def run_pyelftools(path: Path) -> int:
     from elftools.elf.dynamic import DynamicSegment
     from elftools.elf.elffile import ELFFile
     from elftools.elf.gnuversions import GNUVerDefSection, GNUVerNeedSection
+    from elftools.elf.segments import InterpSegment
 
     count = 0
     with path.open("rb") as f:
         elf = ELFFile(f)
         for seg in elf.iter_segments():
-            if seg["p_type"] == "PT_INTERP":
+            if isinstance(seg, InterpSegment):
                 count += len(seg.get_interp_name())
             if isinstance(seg, DynamicSegment):
                 for tag in seg.iter_tags():

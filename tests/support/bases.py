@@ -127,9 +127,9 @@ def download_debs(packages: tuple[str, ...]) -> list[Path]:
                 check=True,
                 capture_output=True,
             )
-            for deb in Path(tmp).glob("*.deb"):
+            for fetched in Path(tmp).glob("*.deb"):
                 # Package names cannot contain "_", so "<name>_" finds its file.
-                os.replace(deb, DEB_CACHE / deb.name)
+                os.replace(fetched, DEB_CACHE / fetched.name)
     debs = []
     for package in packages:
         deb = _cached_deb(package)
