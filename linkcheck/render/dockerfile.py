@@ -17,7 +17,6 @@ if TYPE_CHECKING:
 __all__ = ["render_json", "render_text"]
 
 
-
 def render_text(results: Sequence[tuple[str, tuple[DockerfileFinding, ...]]]) -> str:
     """One block per finding; "" when there is nothing to say (a passing hook stays quiet)."""
     lines: list[str] = []
