@@ -8,7 +8,6 @@ pass (the layer's ``diff_id``), and a byte budget against decompression bombs.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -16,6 +15,8 @@ from linkcheck.errors import ImageFormatError, UnsafeImageError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
+
+    from linkcheck.image._hashing import Updatable
 
 __all__ = ["Budget", "Feed", "TarMember", "iter_members"]
 
@@ -42,12 +43,12 @@ class Feed:
         label: str,
         *,
         budget: Budget | None = None,
-        hashed: bool = True,
+        digest: Updatable | None = None,
     ) -> None:
         self._read = read
         self._label = label
         self._budget = budget
-        self.sha256 = hashlib.sha256() if hashed else None
+        self._digest = digest
         self._buf = b""
         self._pos = 0
         self.offset = 0  # offset of the next unread byte in the uncompressed stream
@@ -55,8 +56,8 @@ class Feed:
     def _more(self) -> bytes:
         chunk = self._read(_CHUNK)
         if chunk:
-            if self.sha256 is not None:
-                self.sha256.update(chunk)
+            if self._digest is not None:
+                self._digest.update(chunk)
             if self._budget is not None:
                 self._budget.remaining -= len(chunk)
                 if self._budget.remaining < 0:

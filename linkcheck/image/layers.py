@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, BinaryIO, cast
 import zstandard
 
 from linkcheck.errors import ImageFormatError, IntegrityError, UnsafeImageError
+from linkcheck.image._hashing import Sha256Stream
 from linkcheck.image._io import CHUNK, Compression, FileWindow
 from linkcheck.image._tar import Budget, Feed, TarMember, iter_members
 from linkcheck.image.rootfs import Deferred, ImageRootFS, Stored
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     from linkcheck.image._container import Member
+    from linkcheck.image._hashing import Updatable
 
 __all__ = [
     "STREAM_ERRORS",
@@ -111,14 +113,14 @@ class ContentStore:
 class _HashingReader(FileWindow):
     """The raw blob, hashed as the decompressor pulls it."""
 
-    def __init__(self, member: Member, hashed: bool) -> None:
+    def __init__(self, member: Member, digest: Updatable | None) -> None:
         super().__init__(member.fd, member.offset, member.size)
-        self.sha256 = hashlib.sha256() if hashed else None
+        self._digest = digest
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         n = super().readinto(buffer)
-        if self.sha256 is not None and n:
-            self.sha256.update(memoryview(buffer)[:n])
+        if self._digest is not None and n:
+            self._digest.update(bytes(memoryview(buffer)[:n]))  # the caller reuses buffer
         return n
 
     def drain(self) -> None:
@@ -144,7 +146,7 @@ def decompressed_reader(fd: int, size: int, compression: Compression) -> Callabl
     """Inflate the first ``size`` bytes of ``fd`` (an outer ``.tar.gz``), unhashed."""
     from linkcheck.image._container import Member
 
-    return _decompressed(_HashingReader(Member(fd, 0, size), hashed=False), compression)
+    return _decompressed(_HashingReader(Member(fd, 0, size), None), compression)
 
 
 def apply_layer(
@@ -157,8 +159,10 @@ def apply_layer(
 ) -> None:
     """Read ``blob`` once, verify both digests, and apply it onto ``tree``."""
     plain = blob.compression is Compression.NONE
-    raw = _HashingReader(blob.member, hashed=not plain)
-    feed = Feed(_decompressed(raw, blob.compression), blob.label, budget=budget)
+    blob_sha = None if plain else Sha256Stream()  # plain: the blob digest is the diff_id
+    tar_sha = Sha256Stream()
+    raw = _HashingReader(blob.member, blob_sha)
+    feed = Feed(_decompressed(raw, blob.compression), blob.label, budget=budget, digest=tar_sha)
     applier = _Applier(blob, tree, store, feed, max_entries)
     try:
         for member in iter_members(feed, blob.label):
@@ -171,9 +175,12 @@ def apply_layer(
         if isinstance(e, ImageFormatError):
             raise
         raise ImageFormatError(f"{blob.label}: corrupt or truncated layer ({e})") from e
-    assert feed.sha256 is not None
-    diff_id = "sha256:" + feed.sha256.hexdigest()
-    digest = diff_id if raw.sha256 is None else "sha256:" + raw.sha256.hexdigest()
+    finally:
+        for stream in (blob_sha, tar_sha):
+            if stream is not None:
+                stream.close()
+    diff_id = "sha256:" + tar_sha.hexdigest()
+    digest = diff_id if blob_sha is None else "sha256:" + blob_sha.hexdigest()
     if blob.digest is not None and blob.digest.startswith("sha256:") and digest != blob.digest:
         raise IntegrityError(f"{blob.label}: blob {blob.digest} has digest {digest}")
     if diff_id != blob.diff_id:
@@ -187,10 +194,9 @@ def _check_whole_blob(blob: LayerBlob, cause: BaseException) -> None:
     expected = blob.digest or (blob.diff_id if blob.compression is Compression.NONE else None)
     if expected is None or not expected.startswith("sha256:"):
         return
-    raw = _HashingReader(blob.member, hashed=True)
-    raw.drain()
-    assert raw.sha256 is not None
-    actual = "sha256:" + raw.sha256.hexdigest()
+    sha = hashlib.sha256()
+    _HashingReader(blob.member, sha).drain()
+    actual = "sha256:" + sha.hexdigest()
     if actual != expected:
         raise IntegrityError(f"{blob.label}: blob {expected} has digest {actual}") from cause
 
@@ -286,8 +292,8 @@ class _Applier:
 
 def read_deferred(blob: LayerBlob, ref: Deferred, store: ContentStore) -> Stored:
     """Copy one deferred file into the store by re-reading its (already verified) layer."""
-    raw = _HashingReader(blob.member, hashed=False)
-    feed = Feed(_decompressed(raw, blob.compression), blob.label, hashed=False)
+    raw = _HashingReader(blob.member, None)
+    feed = Feed(_decompressed(raw, blob.compression), blob.label)
     try:
         feed.skip(ref.offset)
         return store.append(feed.chunks(ref.size))
