@@ -208,6 +208,12 @@ def test_32bit_libraries_match_readelf(base_glibc_multilib: Path, relpath: str) 
     assert_matches_readelf(info, path)
 
 
+def test_go_s390x_is_big_endian(fixture_binaries: Binaries) -> None:
+    info = parse_elf(fixture_binaries.path("go-s390x").read_bytes())
+    assert (info.little_endian, info.machine, info.arch) == (False, 22, "s390x")
+    assert info.go is not None and info.go.setting("GOARCH") == "s390x"
+
+
 def test_go_386_is_elfclass32(fixture_binaries: Binaries) -> None:
     info = parse_elf(fixture_binaries.path("go-386").read_bytes())
     assert (info.elf_class, info.machine, info.arch) == (ElfClass.ELFCLASS32, 3, "386")
@@ -240,6 +246,7 @@ EXPECTED_LINKAGE = {
     "go-pie": Linkage.DYNAMIC,  # PT_INTERP without any DT_NEEDED
     "go-386": Linkage.STATIC,
     "go-arm64": Linkage.STATIC,
+    "go-s390x": Linkage.STATIC,
     "go-cgo": Linkage.DYNAMIC,
     "go-cgo-static": Linkage.STATIC,
 }

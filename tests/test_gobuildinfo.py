@@ -16,7 +16,15 @@ from linkcheck.elf.gobuildinfo import MAGIC, parse_modinfo
 if TYPE_CHECKING:
     from tests.support.binaries import Binaries
 
-GO_FIXTURES = ("go-static", "go-pie", "go-386", "go-arm64", "go-cgo", "go-cgo-static")
+GO_FIXTURES = (
+    "go-static",
+    "go-pie",
+    "go-386",
+    "go-arm64",
+    "go-s390x",
+    "go-cgo",
+    "go-cgo-static",
+)
 HOST_GO = tuple(p for p in (Path("/usr/bin/skopeo"), Path("/usr/bin/umoci")) if p.exists())
 
 

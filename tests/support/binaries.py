@@ -41,6 +41,7 @@ musl-static           musl-gcc -static
 go-static             CGO_ENABLED=0 go build: static ET_EXEC
 go-386                GOARCH=386 CGO_ENABLED=0: static ELFCLASS32 (runs on amd64 kernels)
 go-arm64              GOARCH=arm64 CGO_ENABLED=0: static arm64
+go-s390x              GOARCH=s390x CGO_ENABLED=0: static, big-endian ELFCLASS64
 go-cgo                CGO_ENABLED=1, imports "C": dynamic, needs libc.so.6
 go-cgo-static         CGO_ENABLED=1 -ldflags '-linkmode external -extldflags -static': static
 go-pie                CGO_ENABLED=0 -buildmode=pie: PT_INTERP, no DT_NEEDED
@@ -201,6 +202,9 @@ RECIPES: tuple[_Recipe, ...] = (
     _Recipe("go-arm64", "bin/go-arm64", (*_GO, "."), "GOARCH=arm64 CGO_ENABLED=0",
             "hello from go", arch="arm64", cwd="go/static",
             env=(*_GO_ENV, ("GOARCH", "arm64"))),
+    _Recipe("go-s390x", "bin/go-s390x", (*_GO, "."), "GOARCH=s390x CGO_ENABLED=0: big-endian",
+            "hello from go", arch="s390x", cwd="go/static",
+            env=(*_GO_ENV, ("GOARCH", "s390x"))),
     _Recipe("go-cgo", "bin/go-cgo", (*_GO, "."), "CGO_ENABLED=1 with import \"C\"",
             "hello from go-cgo", cwd="go/cgo", env=_GO_CGO_ENV),
     _Recipe("go-cgo-static", "bin/go-cgo-static",
