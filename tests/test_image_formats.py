@@ -226,3 +226,16 @@ def test_index_json_written_by_hand_with_docker_media_types(tmp_path: Path) -> N
     (root / "index.json").write_text(json.dumps(index))
     with open_image(root) as archive:
         assert archive.load(archive.images[0]).rootfs.read_bytes("/x") == b"x"
+
+
+def test_a_name_on_two_images_is_ambiguous(build_image: Callable[..., Path]) -> None:
+    specs = [
+        ImageSpec([Layer().file("/who", b"a")], tags=["app:1", "app:latest"]),
+        ImageSpec([Layer().file("/who", b"b")], tags=["app:latest"]),
+    ]
+    with open_image(build_image(specs, "docker-archive")) as archive:
+        with pytest.raises(SelectionError) as err:
+            archive.select(name="app")
+        assert str(err.value) == "'app' names 2 images: app:1, app:latest"
+        (ref,) = archive.select(name="app:1")
+        assert archive.load(ref).rootfs.read_bytes("/who") == b"a"

@@ -147,9 +147,12 @@ def _raw_layer_image(tmp_path: Path, layer: Layer) -> tuple[Path, str]:
          "unsafe tar path '../../etc/passwd'"),
         (Layer().raw("dir/.wh."), "whiteout with an empty name '/dir/.wh.'"),
         (Layer().raw(".wh..."), "whiteout with an empty name '/.wh...'"),
+        (Layer().raw("a/" * 3000), "tar path of 6000 bytes (limit 4096)"),
+        (Layer().raw("l", tar_type=tarfile.SYMTYPE, linkname="x" * 5000),
+         "symlink '/l' target over 4096 bytes"),
     ],
     ids=["dotdot", "inner-dotdot", "absolute", "hardlink-escape", "empty-whiteout",
-         "whiteout-dotdot"],
+         "whiteout-dotdot", "long-path", "long-link"],
 )  # fmt: skip
 def test_unsafe_member(tmp_path: Path, member: Layer, shown: str) -> None:
     root, digest = _raw_layer_image(tmp_path, member)

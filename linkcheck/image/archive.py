@@ -51,7 +51,7 @@ class Limits:
 
     max_json_bytes: int = 4 << 20
     max_uncompressed_bytes: int = 64 << 30
-    max_entries: int = 5_000_000
+    max_entries: int = 2_000_000  # the largest real images hold ~500k files
     max_input_bytes: int = 256 << 30  # how much of a stream is spooled to disk
 
 
@@ -180,6 +180,8 @@ class ImageArchive:
             raise SelectionError(
                 f"the archive holds {len(groups)} images, choose one with a name: {_choices(refs)}"
             )
+        if len(groups) > 1:
+            raise SelectionError(f"{name!r} names {len(groups)} images: {_choices(refs)}")
         if platform is not None:
             found = tuple(r for r in refs if r.platform.matches(platform))
             if not found:

@@ -74,6 +74,7 @@ _MAGICS = (b"\x7fELF", b"#!")
 # Tiny files are kept too: linker scripts named like libraries (libc.so is text), configs.
 # Fetching one later would mean inflating its layer again up to that point.
 SMALL_FILE = 4096
+PATH_MAX = 4096  # linux/include/uapi/linux/limits.h; no real image has longer names
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +204,8 @@ def _check_whole_blob(blob: LayerBlob, cause: BaseException) -> None:
 
 def clean_member_path(name: str, label: str) -> str:
     """The absolute in-image path of a tar member name; escapes are hostile."""
+    if len(name) > PATH_MAX:  # also bounds the parents made for it (no quadratic blow-up)
+        raise UnsafeImageError(f"{label}: tar path of {len(name)} bytes (limit {PATH_MAX})")
     if name.startswith("/") or "\0" in name:
         raise UnsafeImageError(f"{label}: unsafe tar path {name!r}")
     parts = [p for p in name.split("/") if p not in ("", ".")]
@@ -249,6 +252,8 @@ class _Applier:
                 log.warning("%s: skipping %r of unknown tar type %r", label, path, m.kind)
                 return
             link = m.linkname if kind is FileType.SYMLINK else None
+            if link is not None and len(link) > PATH_MAX:
+                raise UnsafeImageError(f"{label}: symlink {path!r} target over {PATH_MAX} bytes")
             size = m.size if kind is FileType.REGULAR else 0
             entry = FileEntry(path, kind, m.mode, m.uid, m.gid, size, link, self.blob.index)
             if kind is FileType.REGULAR and m.size:
