@@ -58,6 +58,7 @@ CASES: dict[str, Expected] = {
     "go-static-script-entrypoint": (),
     "go-dir-output-on-path": ((DYN_STATIC, E, 8, "1"), (DYN_STATIC, E, 8, "1")),
     "go-static-on-debian-exec-name": ((STATIC_LIBC, N, 6, "1"),),
+    "go-makefile": (),
     # Rust
     "rust-gnu-distroless-static": ((DYN_STATIC, E, 8, "1"),),
     "rust-musl-target-scratch": (),
@@ -77,6 +78,9 @@ CASES: dict[str, Expected] = {
     "c-alpine-to-alpine": (),
     "c-static-pie-distroless": (),
     "c-musl-on-debian-with-musl": (),
+    "c-make-scratch": ((DYN_STATIC, W, 10, "1"),),
+    "c-make-ldflags-static": (),
+    "cpp-cmake-alpine-to-debian": ((MUSL_GLIBC, W, 10, "1"),),
     "wolfi-musl-binary": ((MUSL_GLIBC, E, 7, "1"),),
     # Python
     "python-venv-glibc-to-alpine": ((GLIBC_MUSL, W, 8, "1"),),

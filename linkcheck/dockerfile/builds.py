@@ -332,3 +332,57 @@ def _venv_on_path(path: str) -> str | None:
     if first.endswith("/bin") and first not in _SYSTEM_BIN:
         return posixpath.dirname(first)
     return None
+
+
+# --- make / cmake / ninja --------------------------------------------------------------------
+_MAKE = frozenset({"make", "gmake", "ninja"})
+
+
+@_detector
+def _make(argv: tuple[str, ...], env: Mapping[str, str], ctx: BuildContext) -> Artifact | None:
+    """A build system run: what it makes is unknown by name, so the verdict is uncertain.
+
+    ``make install`` lands in ``$DESTDIR$PREFIX/{bin,sbin}`` (GNU coding standards: PREFIX
+    defaults to /usr/local); a plain build leaves its outputs under the build directory.
+    """
+    tool = posixpath.basename(argv[0])
+    if tool == "cmake" and "--build" in argv:
+        where = _options(argv, frozenset({"--build"}))["--build"]
+    elif tool == "cmake" and "--install" in argv:
+        return _installed(argv, env, ctx, "cmake --install")
+    elif tool in _MAKE:
+        if "install" in argv:
+            return _installed(argv, env, ctx, f"{tool} install")
+        where = _options(argv, frozenset({"-C"})).get("-C", ".")
+    else:
+        return None
+    return _made(ctx.abspath(where) + "/**", tool, argv, env, ctx)
+
+
+def _installed(
+    argv: tuple[str, ...], env: Mapping[str, str], ctx: BuildContext, how: str
+) -> Artifact:
+    assigned = dict(w.split("=", 1) for w in argv if "=" in w and not w.startswith("-"))
+    prefix = assigned.get("PREFIX") or assigned.get("prefix") or env.get("PREFIX") or "/usr/local"
+    prefix = _options(argv, frozenset({"--prefix"})).get("--prefix", prefix)
+    destdir = assigned.get("DESTDIR") or env.get("DESTDIR") or ""
+    bindir = posixpath.normpath(f"{destdir}/{prefix}") + "/*bin/*"
+    return _made(bindir, how, argv, env, ctx)
+
+
+def _made(
+    path: str, how: str, argv: tuple[str, ...], env: Mapping[str, str], ctx: BuildContext
+) -> Artifact:
+    toolchains = dict(ctx.base.env)
+    if "GOPATH" in toolchains:  # a Makefile on a Go builder runs "go build": Go's rules apply
+        linkage, why = go_linkage(_options(argv, _GO_OPTS), env, ctx)
+        if linkage is Linkage.DYNAMIC:  # the Makefile may still set its own CGO_ENABLED
+            linkage = Linkage.UNCERTAIN
+        return ctx.artifact("go", path, linkage, f"{how} on {ctx.base.name}: {why}")
+    if "CARGO_HOME" in toolchains:
+        return _rust_artifact(path, env.get("CARGO_BUILD_TARGET", ""), env, ctx)
+    flags = " ".join([env.get("LDFLAGS", ""), env.get("CFLAGS", ""), *argv])
+    if re.search(r"(?:^|[\s=])-static(?:-pie)?\b", flags):
+        return ctx.artifact("c", path, Linkage.STATIC, f"{how} with -static")
+    reason = f"{how} on {ctx.base.name}: dynamic unless the build links with -static"
+    return ctx.artifact("c", path, Linkage.UNCERTAIN, reason)

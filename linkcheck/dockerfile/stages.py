@@ -42,6 +42,9 @@ PROVIDES = {
     "musl": re.compile(r"musl"),
 }
 _LOADER_COPY = re.compile(r"ld-linux|ld-musl|libc\.so|/lib(?:64)?(?:/[\w-]+-linux-gnu)?/?$")
+_NON_BINARY_DIRS = frozenset(
+    {"static", "assets", "public", "templates", "config", "conf", "docs", "migrations", "www"}
+)
 _NON_BINARY = re.compile(r"\.(?:ya?ml|json|toml|conf|ini|html?|css|js|map|txt|md|pem|crt|sql|sh)$")
 
 
@@ -292,15 +295,18 @@ def relocate(pattern: str, src: str, dest: str, *, into_dir: bool) -> str | None
     if len(parts) < len(fixed):  # src is a directory above the artifact: its contents move
         rest = "/".join(pat[len(parts) :])
         return posixpath.join(dest, rest)
+    if tree and len(parts) == len(fixed):  # the tree's own directory: its contents move
+        return posixpath.join(dest, "**")
     if len(parts) > len(fixed) and not tree:
         return None
     name = parts[-1] if parts else ""
-    if fixed and len(parts) == len(fixed) and any(c in name for c in "*?["):
+    if len(parts) == len(fixed) and any(c in name for c in "*?["):
         name = fixed[-1]  # COPY /out/* /bin/: the file keeps its own name
-    if fixed and fixed[-1] == "*" and _NON_BINARY.search(name):
-        return None  # "go build" without -o: skip files that are clearly not the binary
-    target = posixpath.join(dest, name) if into_dir else dest
-    return target + "/**" if tree else target
+    unnamed = (fixed and fixed[-1] == "*") or len(parts) > len(fixed)
+    if unnamed and (_NON_BINARY.search(name) or name in _NON_BINARY_DIRS):
+        return None  # an output whose name we guessed: skip what is clearly not a binary
+    # Something inside a tree: a file or a directory, taken as one thing from here on.
+    return posixpath.join(dest, name) if into_dir else dest
 
 
 def _component(a: str, b: str) -> bool:
