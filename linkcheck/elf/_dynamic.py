@@ -46,6 +46,11 @@ DT_VERDEFNUM = 0x6FFFFFFD
 DT_VERNEED = 0x6FFFFFFE
 DT_VERNEEDNUM = 0x6FFFFFFF
 
+# Hostile counts are refused before they cost time: libLLVM-15.so.1 has 46,325 dynamic symbols
+# and glibc's libc.so.6 about 40 version nodes, far below these limits.
+MAX_SYMBOLS = 1 << 20
+MAX_VERSION_ENTRIES = 1 << 14
+
 VER_FLG_WEAK = 0x2  # elf.h: weak version identifier
 VERSYM_HIDDEN = 0x8000  # elf.h VERSYM_HIDDEN; the low 15 bits are the version index
 
@@ -200,6 +205,8 @@ def _gnu_hash_count(dyn: _Dynamic, offset: int) -> int | None:
             if value & 1:
                 return index + 1
             index += 1
+        if index > MAX_SYMBOLS:
+            raise dyn.reader.error(f"DT_GNU_HASH chain runs past {MAX_SYMBOLS} symbols")
         start += len(block) & ~3
 
 
@@ -242,6 +249,8 @@ def _symbols(dyn: _Dynamic) -> list[_Symbol] | None:
     count = _symbol_count(dyn, entsize)
     if count is None:
         return None
+    if count > MAX_SYMBOLS:
+        raise dyn.reader.error(f"DT_SYMTAB symbol count {count} is implausible")
     data = dyn.reader.read(symtab, entsize * count, f"DT_SYMTAB ({count} symbols)")
     rows = list(struct.iter_unpack(fmt, data))
     names = dyn.strings(row[name_i] for row in rows)
@@ -273,7 +282,7 @@ def _version_needs(
                 by_index.setdefault(ver & ~VERSYM_HIDDEN, []).append(sym.name)
     need_fmt, aux_fmt = dyn.endian + "HHIII", dyn.endian + "IHHII"
     result = []
-    for _ in range(dyn.tags.get(DT_VERNEEDNUM, 0)):
+    for _ in range(min(dyn.tags.get(DT_VERNEEDNUM, 0), MAX_VERSION_ENTRIES)):
         _ver, cnt, file_, aux, next_ = struct.unpack(
             need_fmt, dyn.reader.read(off, 16, "Elf_Verneed")
         )
@@ -293,6 +302,8 @@ def _version_needs(
             )
             if aux_next == 0:  # readelf stops here too; a 0 link would repeat the entry
                 break
+            if len(result) >= MAX_VERSION_ENTRIES:
+                raise dyn.reader.error(f"more than {MAX_VERSION_ENTRIES} version needs")
             aux_off += aux_next
         if next_ == 0:
             break
@@ -305,7 +316,7 @@ def _version_defs(dyn: _Dynamic) -> tuple[str, ...]:
     if off is None:
         return ()
     result = []
-    for _ in range(dyn.tags.get(DT_VERDEFNUM, 0)):
+    for _ in range(min(dyn.tags.get(DT_VERDEFNUM, 0), MAX_VERSION_ENTRIES)):
         # vd_version vd_flags vd_ndx vd_cnt vd_hash vd_aux vd_next
         fields = struct.unpack(dyn.endian + "HHHHIII", dyn.reader.read(off, 20, "Elf_Verdef"))
         cnt, aux, next_ = fields[3], fields[5], fields[6]
