@@ -59,6 +59,7 @@ CASES: dict[str, Expected] = {
     "go-dir-output-on-path": ((DYN_STATIC, E, 8, "1"), (DYN_STATIC, E, 8, "1")),
     "go-static-on-debian-exec-name": ((STATIC_LIBC, N, 6, "1"),),
     "go-makefile": (),
+    "go-goos-linux-is-native": ((DYN_STATIC, W, 8, "1"),),
     # Rust
     "rust-gnu-distroless-static": ((DYN_STATIC, E, 8, "1"),),
     "rust-musl-target-scratch": (),

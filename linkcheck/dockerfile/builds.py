@@ -161,7 +161,7 @@ def go_linkage(
     if {"netgo", "osusergo"} <= tags:
         return Linkage.STATIC, "-tags netgo,osusergo keeps net and os/user off cgo"
     compiler = "has a C compiler" if ctx.cc else "may have a C compiler"
-    when = " on native builds" if is_marker(env.get("GOARCH", "") + env.get("GOOS", "")) else ""
+    when = " for native builds" if env.get("GOARCH") else ""
     return Linkage.UNCERTAIN, (
         f"CGO_ENABLED unset and {ctx.base.name} {compiler}, so cgo is on{when}"
         " and any cgo package (net, os/user) links it dynamically"
@@ -169,19 +169,22 @@ def go_linkage(
 
 
 def _cgo_default_off(env: Mapping[str, str], ctx: BuildContext) -> str | None:
-    """Why cgo is off by default here, or None when it is (or may be) on."""
+    """Why cgo is off by default here, or None when it is (or may be) on.
+
+    Cross-compiling means GOOS/GOARCH differ from the host's (GOHOSTOS is linux in any
+    builder). A GOARCH compared with nothing (no literal ``FROM --platform``) or with
+    ``$BUILDPLATFORM`` may be native: that stays "may be on".
+    """
     if ctx.cc is False:
         return f"{ctx.base.name} has no C compiler, so cgo is off by default (Go >= 1.20)"
     goarch, goos = env.get("GOARCH", ""), env.get("GOOS", "")
-    literal = [v for v in (goarch, goos) if v and not is_marker(v)]
-    if not literal:
-        return None  # native, or cross only when TARGETPLATFORM != BUILDPLATFORM
-    platform = ctx.platform
-    if platform and not is_marker(platform):
-        parts = platform.split("/")
-        if (goos or parts[0]) == parts[0] and (goarch or parts[-1]) in parts[1:2]:
-            return None  # GOARCH equal to the stage's own platform: a native build
-    return f"cross-compiling (GOOS={goos or '-'} GOARCH={goarch or '-'}) turns cgo off by default"
+    if goos and not is_marker(goos) and goos != "linux":
+        return f"cross-compiling (GOOS={goos}) turns cgo off by default"
+    platform = ctx.platform.split("/")
+    known = goarch and not is_marker(goarch + ctx.platform) and len(platform) > 1
+    if known and goarch != platform[1]:
+        return f"cross-compiling (GOARCH={goarch} on {ctx.platform}) turns cgo off by default"
+    return None
 
 
 # --- Rust ------------------------------------------------------------------------------------
