@@ -168,3 +168,29 @@ def test_arg_scope_global_vs_stage() -> None:
         check_dockerfile(text.replace("ARG CGO_ENABLED\n", "ARG CGO_ENABLED\nENV CGO_ENABLED=0\n"))
         == ()
     )
+
+
+RUN_FORMS = {
+    "exec-sh-c": ('RUN ["sh", "-c", "CGO_ENABLED=1 go build -o /out/app ."]', "error"),
+    "exec-go": ('RUN ["go", "build", "-o", "/out/app", "."]', "warning"),
+    "heredoc-bash-shebang": (
+        "RUN <<EOF\n#!/bin/bash\nCGO_ENABLED=1 go build -o /out/app .\nEOF",
+        "error",
+    ),
+    "heredoc-python-not-shell": (
+        "RUN <<EOF\n#!/usr/bin/env python3\nimport os\nos.system('CGO_ENABLED=0 true')\nEOF\n"
+        "RUN CGO_ENABLED=1 go build -o /out/app .",
+        "error",
+    ),
+    "mount-cache-flag": (
+        "RUN --mount=type=cache,target=/root/.cache/go-build CGO_ENABLED=0 go build -o /out/app .",
+        None,
+    ),
+}
+
+
+@pytest.mark.parametrize(("run", "severity"), list(RUN_FORMS.values()), ids=list(RUN_FORMS))
+def test_run_forms(run: str, severity: str | None) -> None:
+    text = f"FROM golang:1.22 AS b\n{run}\nFROM scratch\nCOPY --from=b /out/app /app\n"
+    findings = check_dockerfile(text)
+    assert [f.severity.value for f in findings] == ([severity] if severity else [])

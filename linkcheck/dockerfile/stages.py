@@ -176,16 +176,31 @@ def _apply(
         stage.cmd = ins
 
 
+_SHELLS = frozenset({"sh", "bash", "ash", "dash"})
+
+
 def _scripts(ins: Instruction) -> list[str]:
-    """The shell text a RUN executes: its line, and heredoc bodies fed to sh/bash (or bare)."""
-    line = ins.args[0] if ins.args and not ins.json else ""
+    """The shell text a RUN executes: its line, and heredoc bodies fed to a shell (or bare).
+
+    Exec form runs no shell, except ``["sh", "-c", "script"]``. A heredoc whose first line is
+    a non-shell ``#!`` is run by that interpreter (BuildKit), not analysed.
+    """
     if ins.json:
-        return [" ".join(_quote(word) for word in ins.args)]
+        words = ins.args
+        if len(words) >= 3 and posixpath.basename(words[0]) in _SHELLS and words[1] == "-c":
+            return [words[2]]
+        return [" ".join(_quote(word) for word in words)]
+    line = ins.args[0] if ins.args else ""
     scripts = [] if line.lstrip().startswith("<<") else [re.sub(r"<<-?\S+", "", line)]
     head = line.split("<<", 1)[0].split()
-    if not head or posixpath.basename(head[-1]) in ("sh", "bash", "ash", "dash"):
-        scripts += [h.content for h in ins.heredocs if not h.content.startswith("#!/usr/bin/py")]
+    if not head or posixpath.basename(head[-1]) in _SHELLS:
+        scripts += [h.content for h in ins.heredocs if _is_shell_script(h.content)]
     return scripts
+
+
+def _is_shell_script(text: str) -> bool:
+    first = text.lstrip().split("\n", 1)[0]
+    return not first.startswith("#!") or any(sh in first for sh in _SHELLS)
 
 
 def _quote(word: str) -> str:
