@@ -142,6 +142,8 @@ def static_on_libc_base(facts: Facts) -> Iterator[Finding]:
             continue
         if info.linkage not in (Linkage.STATIC, Linkage.STATIC_PIE):
             continue
+        if _mismatch(facts, target, target.file.real_path, info, "") is not None:
+            continue  # it cannot run here at all: arch-mismatch says so
         yield Finding(
             "static-binary-on-libc-base",
             Severity.INFO,

@@ -65,14 +65,16 @@ def musl_arch(interp: str) -> str | None:
     return match.group(1) if match else None
 
 
-def path_file(interp: str) -> str | None:
+def path_file(interp: str, arch: str | None = None) -> str | None:
     """Where this musl reads its path file.
 
     dynlink.c takes the PT_INTERP name, drops its last two components and appends
     ``/etc/ld-musl-$ARCH.path``: ``/lib/ld-musl-x86_64.so.1`` -> ``/etc/ld-musl-x86_64.path``,
-    ``/usr/local/musl/lib/ld-musl-x86_64.so.1`` -> ``/usr/local/musl/etc/...``.
+    ``/usr/local/musl/lib/ld-musl-x86_64.so.1`` -> ``/usr/local/musl/etc/...``. LDSO_ARCH is
+    compiled in: pass ``arch`` when PT_INTERP is another name for musl (libc6-compat's
+    ``/lib64/ld-linux-x86-64.so.2``).
     """
-    arch = musl_arch(interp)
+    arch = arch or musl_arch(interp)
     if arch is None:
         return None
     prefix = ""
@@ -104,6 +106,7 @@ class MuslSearch:
     fs: FileSystem
     interp: str  # PT_INTERP as written (musl derives the path file's prefix from it)
     ld_library_path: str | None
+    arch: str | None = None  # LDSO_ARCH, from the real file's name ld-musl-$ARCH.so.1
     _sys_path: tuple[tuple[str, ...], SearchSource] | None = None
 
     def origin(self, obj: LoadedObject) -> str:
@@ -114,7 +117,7 @@ class MuslSearch:
 
     def sys_path(self) -> tuple[tuple[str, ...], SearchSource]:
         if self._sys_path is None:
-            where = path_file(self.interp)
+            where = path_file(self.interp, self.arch)
             try:
                 if where is None:
                     raise FileNotFoundError(self.interp)

@@ -21,7 +21,7 @@ from linkcheck.loader.glibc import (
     detect_layout,
 )
 from linkcheck.loader.ldcache import LdCache, parse_ld_cache
-from linkcheck.loader.musl import MuslSearch, is_reserved
+from linkcheck.loader.musl import MuslSearch, is_reserved, musl_arch
 from linkcheck.loader.objects import FileKind, ObjectFile, ObjectReader
 from linkcheck.loader.types import (
     CandidateVerdict,
@@ -201,7 +201,10 @@ class Resolver:
         strategy = self._strategies.get(key)
         if strategy is None:
             if flavour is Libc.MUSL:
-                strategy = MuslSearch(self.reader.fs, interp_name, self.ld_library_path)
+                real = interp.real_path if interp else interp_name
+                strategy = MuslSearch(
+                    self.reader.fs, interp_name, self.ld_library_path, musl_arch(real)
+                )
             else:
                 ld_so = self._ld_so_bytes(interp)
                 layout = detect_layout(ld_so, arch, self.reader.fs)
