@@ -62,6 +62,8 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     (r"wrong ELF class", "missing-library"),
     (r"Error loading shared library .*: No such file", "missing-library"),
     (r"Error relocating .*: symbol not found", "undefined-symbol"),
+    # busybox/coreutils env when the program named on a "#!/usr/bin/env X" line is absent
+    (r"env: .*(can't execute|No such file)", "missing-interpreter"),
     (r"symbol lookup error", "undefined-symbol"),
     (r"Error relocating", "undefined-symbol"),
 )
