@@ -34,6 +34,9 @@ def _loader_runs(closure: Closure) -> bool:
 
 def _closures(facts: Facts) -> Iterator[tuple[Target, Closure]]:
     for target in facts.targets:
+        info = target.file.info
+        if info is not None and info.arch not in (None, facts.platform.architecture):
+            continue  # the kernel refuses it before any loader runs (arch-mismatch)
         if target.closure is not None and _loader_runs(target.closure):
             yield target, target.closure
 

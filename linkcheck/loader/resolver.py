@@ -24,6 +24,7 @@ from linkcheck.loader.ldcache import LdCache, parse_ld_cache
 from linkcheck.loader.musl import MuslSearch, is_reserved, musl_arch
 from linkcheck.loader.objects import FileKind, ObjectFile, ObjectReader
 from linkcheck.loader.types import (
+    Candidate,
     CandidateVerdict,
     LibraryLookup,
     LoadedObject,
@@ -259,12 +260,16 @@ class Resolver:
     def _direct(self, name: str, probe: Probe) -> SearchOutcome:
         """A DT_NEEDED name with a slash is opened as written, no search."""
         out = SearchOutcome(LookupStatus.NOT_FOUND)
-        result = probe(name)
+        path = name if name.startswith("/") else posixpath.join(self.cwd, name)  # open(2)
+        result = probe(path)
         if result is not None:
-            verdict, _detail = result
-            ok = verdict is CandidateVerdict.ACCEPTED
-            out.status = LookupStatus.FOUND if ok else LookupStatus.INVALID
-            out.path, out.source = name, SearchSource.PATH
+            verdict, detail = result
+            if verdict is CandidateVerdict.ACCEPTED:
+                out.status = LookupStatus.FOUND
+            else:
+                out.status = LookupStatus.INVALID
+                out.rejected.append(Candidate(path, verdict, detail))
+            out.path, out.source = path, SearchSource.PATH
         return out
 
     def _already_loaded(
