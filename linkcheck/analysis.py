@@ -333,7 +333,7 @@ def _executed(step: ExecStep, target: Target | None) -> ExecutedFile:
     interp = info.interp if info else None
     if file is not None and file.kind is FileKind.SCRIPT:
         parsed = parse_shebang(file.head)
-        interp = parsed[0] if parsed else None
+        interp = " ".join(p for p in parsed[:2] if p) if parsed else None
     closure = target.closure if target else None
     return ExecutedFile(
         role=step.role.value,

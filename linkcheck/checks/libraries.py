@@ -54,7 +54,15 @@ def _lookup_detail(
     if lookup.rejected:
         detail.append(("rejected", tuple(str(c) for c in lookup.rejected)))
     if lookup.note:
-        detail.append(("ld_so_conf_dir", lookup.note))
+        detail.append(("note", lookup.note))
+    needer = (
+        next((o for o in closure.objects if o.real_path == lookup.needed_by), None)
+        if closure
+        else None
+    )
+    layer = facts.layer_name(needer.layer) if needer else None
+    if layer:
+        detail.append(("layer", layer))
     return (*detail, *target.scope_detail())
 
 
@@ -176,6 +184,7 @@ def _version_findings(
                 ("needed_versions", tuple(sorted(missing, key=version_key))),
                 ("highest_available", have),
                 ("symbols", need_syms),
+                ("layer", facts.layer_name(provider.layer)),
                 *target.scope_detail(),
             ),
         )
