@@ -36,7 +36,12 @@ if TYPE_CHECKING:
 
 __all__ = ["ImageArchive", "ImageRef", "LayerInfo", "Limits", "LoadedImage", "open_image"]
 
-_LEGACY_LAYER_TYPE = "application/vnd.docker.image.rootfs.diff.tar"
+# docker-archive records no media type: name the Docker one matching the sniffed bytes
+_LEGACY_LAYER_TYPES = {
+    Compression.NONE: "application/vnd.docker.image.rootfs.diff.tar",
+    Compression.GZIP: "application/vnd.docker.image.rootfs.diff.tar.gzip",
+    Compression.ZSTD: "application/vnd.docker.image.rootfs.diff.tar.zstd",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +220,7 @@ class ImageArchive:
             compression = sniff_compression(os.pread(member.fd, 4, member.offset))
             blobs.append(LayerBlob(index, member, layer.digest, diff_id, compression))
             digest = layer.digest or (diff_id if compression is Compression.NONE else None)
-            media_type = layer.media_type or _LEGACY_LAYER_TYPE
+            media_type = layer.media_type or _LEGACY_LAYER_TYPES[compression]
             infos.append(LayerInfo(digest, diff_id, member.size, compression, media_type))
         return LoadedImage(ref, config, tuple(infos), tuple(blobs), self)
 

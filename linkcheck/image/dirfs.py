@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
+    from linkcheck.model import FileSystem
+
 __all__ = ["DirFileSystem"]
 
 _TYPES = {
@@ -105,3 +107,9 @@ class DirFileSystem:
                     child = self._lookup("/" + "/".join([*base, name]))
                     if child is not None:
                         stack.append(child)
+
+
+if TYPE_CHECKING:  # mypy proves the class satisfies the protocol the analysis codes against
+
+    def _implements_filesystem(fs: DirFileSystem) -> FileSystem:
+        return fs

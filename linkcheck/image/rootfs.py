@@ -22,6 +22,8 @@ from linkcheck.model import FileEntry, FileType, Resolution
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
+    from linkcheck.model import FileSystem
+
 __all__ = ["Deferred", "ImageRootFS", "Stored"]
 
 
@@ -190,3 +192,9 @@ class ImageRootFS:
                 continue
             base = "" if current == "/" else current
             stack.extend((f"{base}/{n}", True) for n in self._children.get(current, ()))
+
+
+if TYPE_CHECKING:  # mypy proves the class satisfies the protocol the analysis codes against
+
+    def _implements_filesystem(fs: ImageRootFS) -> FileSystem:
+        return fs
