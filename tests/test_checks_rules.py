@@ -320,3 +320,17 @@ def test_scan_all_checks_other_files_as_warnings(
         ("missing-library", WARN, "/usr/bin/tool"),
     ]
     assert all(f.detail_dict()["scope"] == "scan-all" for f in full.findings)
+
+
+def test_symlink_loop_entrypoint_is_a_finding(base_static: Path, tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    shutil.copytree(base_static, root, symlinks=True)
+    (root / "app").symlink_to("loop")
+    (root / "loop").symlink_to("app")
+    cfg = ImageConfig(Platform("linux", "amd64"), ("/app",), None, (PATH_ENV,), "", "")
+    (finding,) = analyze_rootfs(DirFileSystem(root), cfg).findings
+    assert (finding.rule, finding.message) == (
+        "entrypoint-not-found",
+        "the entrypoint /app cannot be looked up: symlink loop",
+    )
+    assert finding.detail_dict()["hops"] == ("/app -> loop", "/loop -> app")

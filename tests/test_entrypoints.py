@@ -216,8 +216,17 @@ def test_symlinks_are_followed_inside_the_image(tree: Path) -> None:
         (lambda r: write(r, "/app", "#!/bin/sh\n", 0o644), "/app", ExecProblem.PERMISSION),
         (lambda r: write(r, "/app", "echo hi\n"), "/app", ExecProblem.EXEC_FORMAT),
         (lambda r: write(r, "/app", "#!\n"), "/app", ExecProblem.EXEC_FORMAT),
+        (lambda r: (r / "app").symlink_to("app"), "/app", ExecProblem.NOT_FOUND),
     ],
-    ids=["dangling-link", "missing", "directory", "no-x-bit", "no-shebang", "empty-shebang"],
+    ids=[
+        "dangling-link",
+        "missing",
+        "directory",
+        "no-x-bit",
+        "no-shebang",
+        "empty-shebang",
+        "symlink-loop",
+    ],
 )
 def test_entrypoint_problems(tree: Path, setup: object, argv0: str, problem: ExecProblem) -> None:
     assert callable(setup)

@@ -72,12 +72,12 @@ def entrypoint_not_found(facts: Facts) -> Iterator[Finding]:
         hint = f"install {step.name} in the image, or give its absolute path"
     elif step.problem is ExecProblem.NOT_FOUND:
         res = step.file.resolution if step.file else None
-        why = "does not exist in the image"
+        why = "does not exist in the image (no such file or directory)"
         if res is not None and res.error:
-            why = f"cannot be looked up: {res.error}"
+            why = f"cannot be looked up: {res.error}"  # ELOOP/ENOTDIR, not ENOENT
         elif res is not None and res.hops:
-            why = f"is a dangling symlink ({res.hops[-1]})"
-        message = f"the entrypoint {step.path} {why} (no such file or directory)"
+            why = f"is a dangling symlink ({res.hops[-1]}: no such file or directory)"
+        message = f"the entrypoint {step.path} {why}"
         hint = "COPY the program to that path, or fix ENTRYPOINT/CMD to where it is"
     else:
         return

@@ -45,6 +45,7 @@ __all__ = ["Closure", "Resolver", "libc_flavour"]
 log = logging.getLogger(__name__)
 
 MAX_OBJECTS = 4096  # a hostile image cannot make the closure unbounded
+MAX_NEEDED = 1024  # DT_NEEDED entries looked at per object (real programs have < 100)
 
 
 def libc_flavour(interp: str | None, interp_real_path: str | None = None) -> Libc:
@@ -191,7 +192,7 @@ class Resolver:
             needer = state.objects[queue]
             queue += 1
             chain = self._chain(state, needer)
-            for name in needer.info.needed:
+            for name in needer.info.needed[:MAX_NEEDED]:
                 state.lookups.append(self._lookup(state, flavour, strategy, interp, chain, name))
 
     def _strategy(
