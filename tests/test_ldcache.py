@@ -122,6 +122,29 @@ def test_formats_written_by_ldconfig(multilib_copy: Path, fmt: str) -> None:
     assert flags == {0x0003}
 
 
+def test_custom_conf_with_f(multilib_copy: Path) -> None:
+    """ldconfig -f CONF: only the listed dirs plus its built-in trusted dirs (on Debian these
+    include /lib/x86_64-linux-gnu), so the x32 libraries drop out."""
+    (multilib_copy / "etc/only32.conf").write_text("/lib32\n")
+    _ldconfig(multilib_copy, "-f", "/etc/only32.conf", "-C", "/etc/ld.so.cache.f")
+    path = multilib_copy / "etc/ld.so.cache.f"
+    cache = parse_ld_cache(path.read_bytes())
+    assert_matches_ldconfig(cache, path)
+    assert cache.lookup("libc.so.6", C32, EM_386) == "/lib32/libc.so.6"
+    assert cache.lookup("libc.so.6", C64, EM_X86_64) == "/lib/x86_64-linux-gnu/libc.so.6"
+    assert cache.lookup("libc.so.6", C32, EM_X86_64) is None
+
+
+def test_entry_abi(multilib_copy: Path) -> None:
+    cache = parse_ld_cache((multilib_copy / "etc/ld.so.cache").read_bytes())
+    abis = {e.path: e.abi for e in cache.entries if e.soname == "libc.so.6"}
+    assert abis == {
+        "/lib/x86_64-linux-gnu/libc.so.6": (2, EM_X86_64),
+        "/libx32/libc.so.6": (1, EM_X86_64),
+        "/lib32/libc.so.6": None,  # plain libc6: several 32-bit ABIs use 0x0003
+    }
+
+
 def test_flag_one_entries_are_i386_only(multilib_copy: Path) -> None:
     """ld-linux.so.2 carries FLAG_ELF (1): accepted by the generic (i386) check only."""
     cache = parse_ld_cache((multilib_copy / "etc/ld.so.cache").read_bytes())

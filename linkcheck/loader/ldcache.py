@@ -40,6 +40,7 @@ __all__ = [
     "FLAG_X8664_LIBX32",
     "LdCache",
     "LdCacheEntry",
+    "abi_of_flags",
     "accepted_flags",
     "parse_ld_cache",
 ]
@@ -103,6 +104,13 @@ _ACCEPTED: dict[tuple[int, int], frozenset[int]] = {
 }
 
 
+def abi_of_flags(flags: int) -> tuple[int, int] | None:
+    """(ELF class, e_machine) an entry's flags stand for; None when ambiguous (plain libc6
+    and ELF entries are used by several 32-bit ABIs) or unknown."""
+    owners = [abi for abi, accepted in _ACCEPTED.items() if flags in accepted]
+    return owners[0] if len(owners) == 1 else None
+
+
 def accepted_flags(elf_class: int, machine: int) -> frozenset[int] | None:
     """Cache ``flags`` the glibc ld.so for this ELF class/machine accepts; None if unknown."""
     return _ACCEPTED.get((int(elf_class), machine))
@@ -120,6 +128,11 @@ class LdCacheEntry:
     def is_hwcaps_subdir(self) -> bool:
         """A ``glibc-hwcaps/<name>/`` entry: used only when the CPU supports ``<name>``."""
         return (self.hwcap >> 32) & ~_ISA_LEVEL_MASK == DL_CACHE_HWCAP_EXTENSION >> 32
+
+    @property
+    def abi(self) -> tuple[int, int] | None:
+        """(ELF class, e_machine) of this entry, e.g. (2, 62) for 0x0303; None if ambiguous."""
+        return abi_of_flags(self.flags)
 
     def matches(self, elf_class: int, machine: int) -> bool:
         """True when the ld.so of a program of this class/machine would accept this entry.
