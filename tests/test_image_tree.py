@@ -223,3 +223,23 @@ def test_content_is_readable_lazily(build_image: Callable[..., Path], compressio
         assert rootfs.listdir("/") == ("data.bin", "elf", "empty", "etc")
         assert rootfs.listdir("/elf") == ()
         assert [e.type for e in rootfs.walk()][:2] == [FileType.DIRECTORY, FileType.REGULAR]
+
+
+@pytest.mark.parametrize("compression", ["gzip", "zstd"])
+def test_deferred_content_comes_from_its_own_layer(
+    build_image: Callable[..., Path], compression: str
+) -> None:
+    """Non-candidate files are fetched later from the right layer, hardlinks included."""
+    one, two = bytes([1]) * 50_000, bytes([2]) * 60_000
+    layers = [
+        Layer().dir("/d").file("/d/one", one, mode=0o644).file("/d/pad", bytes(9000)),
+        Layer().file("/two", two, mode=0o644).hardlink("/one-link", "/d/one"),
+        Layer().whiteout("/d"),
+    ]
+    path = build_image(ImageSpec(layers=layers), "oci-archive", layer_compression=compression)
+    with open_image(path) as archive:
+        rootfs = archive.load(archive.images[0]).rootfs
+        assert rootfs.read_bytes("/two") == two
+        assert rootfs.read_bytes("/one-link") == one
+        assert rootfs.read_bytes("/one-link") == one  # second read: from the content store
+        assert rootfs.resolve("/d/one").found is False
