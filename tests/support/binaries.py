@@ -63,6 +63,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -305,6 +306,7 @@ def build_binaries(dest: Path | None = None, *, cache: bool = True) -> Binaries:
     final = CACHE / cache_key()
     if not (final / ".complete").exists():
         CACHE.mkdir(parents=True, exist_ok=True)
+        _prune(CACHE)
         work = Path(tempfile.mkdtemp(prefix="building-", dir=CACHE))
         _build_into(work)
         (work / ".complete").touch()
@@ -312,7 +314,15 @@ def build_binaries(dest: Path | None = None, *, cache: bool = True) -> Binaries:
             work.rename(final)
         except OSError:  # another session finished the same key first
             shutil.rmtree(work, ignore_errors=True)
+    os.utime(final)  # marks it used, for _prune
     return _describe(final)
+
+
+def _prune(cache: Path, max_age: float = 7 * 86400) -> None:
+    now = time.time()
+    for entry in cache.iterdir():
+        if entry.is_dir() and now - entry.stat().st_mtime > max_age:
+            shutil.rmtree(entry, ignore_errors=True)
 
 
 def _cache_enabled() -> bool:
