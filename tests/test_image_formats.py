@@ -239,3 +239,15 @@ def test_a_name_on_two_images_is_ambiguous(build_image: Callable[..., Path]) -> 
         assert str(err.value) == "'app' names 2 images: app:1, app:latest"
         (ref,) = archive.select(name="app:1")
         assert archive.load(ref).rootfs.read_bytes("/who") == b"a"
+
+
+def test_platforms_listed_but_not_carried_are_skipped(build_image: Callable[..., Path]) -> None:
+    """``docker save`` (containerd store) keeps the full index, blobs of pulled platforms only."""
+    root = build_image(_multi(), "oci-layout", tags=["app:1"], index="nested")
+    with open_image(root) as archive:
+        arm = next(r for r in archive.images if r.platform == ARM64)
+    (root / "blobs" / "sha256" / arm.digest.removeprefix("sha256:")).unlink()
+    with open_image(root) as archive:
+        assert [r.platform for r in archive.images] == [AMD64]
+        with pytest.raises(SelectionError, match="no image for platform linux/arm64; available"):
+            archive.select(platform=Platform.parse("linux/arm64"))

@@ -248,6 +248,11 @@ def _walk_index(
         key = CONTAINERD_NAME if CONTAINERD_NAME in annotations else REF_NAME
         own = (str(annotations[key]),) if key in annotations else ()
         all_names = names + tuple(n for n in own if n not in names)
+        if not ctx.container.has(desc.name):
+            # `docker save` from the containerd store keeps the whole index but only the
+            # platforms that were pulled: the others are listed, not carried.
+            log.info("%s: %s (%s) is not in the archive", here, desc.digest, platform)
+            continue
         if desc.media_type in (OCI_INDEX, DOCKER_LIST):
             child = read_json(ctx.container, desc, ctx.cap)
             _walk_index(ctx, child, desc.name, all_names, depth + 1, out)
