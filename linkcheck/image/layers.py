@@ -10,8 +10,10 @@ content reference at the time they appear.
 
 Content: for a plain tar in a file we own, a file's bytes stay where they are (blob offset).
 For compressed layers, candidate files (ELF, ``#!`` scripts, the few /etc files a loader
-reads) are copied into the archive's content store as they stream by; the rest get a
-:class:`~.rootfs.Deferred` reference, copied on first ``open`` by re-reading that layer.
+reads, anything up to 4 KiB) are copied into the archive's content store as they stream by;
+the rest get a :class:`~.rootfs.Deferred` reference, copied on first ``open`` by inflating
+that layer again up to the file. Every regular file's first 4 bytes are kept either way
+(:meth:`~.rootfs.ImageRootFS.head`), so finding the ELF files never triggers that.
 """
 
 from __future__ import annotations
