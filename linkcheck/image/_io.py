@@ -83,7 +83,8 @@ class FileWindow(io.RawIOBase):
 
 
 def open_window(fd: int, offset: int, size: int) -> BinaryIO:
-    return io.BufferedReader(FileWindow(fd, offset, size), buffer_size=CHUNK)
+    # 64 KiB, not CHUNK: the analysis may hold hundreds of these open at once
+    return io.BufferedReader(FileWindow(fd, offset, size), buffer_size=64 << 10)
 
 
 def load_json(data: bytes, what: str) -> dict[str, object]:
