@@ -1,7 +1,8 @@
 """The dynamic segment, read the way ld.so reads it: from ``PT_DYNAMIC`` and ``DT_*`` addresses.
 
-Section headers are never consulted here, so binaries with stripped (or lying) section headers
-are read exactly as the loader sees them. Layouts: System V gABI "Dynamic Section" and
+Section headers are consulted only to size a ``.dynsym`` that no hash table counts (an object
+that exports nothing), so binaries with stripped section headers are read as the loader sees
+them. Layouts: System V gABI "Dynamic Section" and
 "Symbol Table"; the GNU versioning structures from glibc ``elf/elf.h`` (``Elf64_Verneed``,
 ``Elf64_Vernaux``, ``Elf64_Verdef``, ``Elf64_Verdaux``) and the LSB "Symbol Versioning" chapter;
 the ``DT_GNU_HASH`` layout from glibc ``elf/dl-lookup.c`` / ``elf/dl-setup_hash.c``.
@@ -47,7 +48,7 @@ DT_VERNEED = 0x6FFFFFFE
 DT_VERNEEDNUM = 0x6FFFFFFF
 
 # Hostile counts are refused before they cost time: libLLVM-15.so.1 has 46,325 dynamic symbols
-# and glibc's libc.so.6 about 40 version nodes, far below these limits.
+# and glibc 2.36's libc.so.6 defines 46 version nodes, far below these limits.
 MAX_SYMBOLS = 1 << 20
 MAX_VERSION_ENTRIES = 1 << 14
 
@@ -78,6 +79,16 @@ _SINGLE_TAGS = (
     DT_VERNEEDNUM,
 )
 
+
+_TAG_NAMES = {
+    DT_HASH: "DT_HASH",
+    DT_STRTAB: "DT_STRTAB",
+    DT_SYMTAB: "DT_SYMTAB",
+    DT_GNU_HASH: "DT_GNU_HASH",
+    DT_VERSYM: "DT_VERSYM",
+    DT_VERDEF: "DT_VERDEF",
+    DT_VERNEED: "DT_VERNEED",
+}
 
 # Tables the linker places in the read-only segment, whose addresses bound DT_SYMTAB's end.
 _TABLE_TAGS = frozenset({DT_HASH, DT_STRTAB, DT_GNU_HASH, DT_VERSYM, DT_VERDEF, DT_VERNEED})
@@ -111,7 +122,6 @@ class _Dynamic:
         self.header = header
         self.phdrs = phdrs
         self.endian = header.endian
-        self.word = "Q" if header.is64 else "I"
         self.entries: list[tuple[int, int]] = []
         self.tags: dict[int, int] = {}
         self._strtab: bytes | None = None
@@ -176,10 +186,7 @@ class _Dynamic:
 
 
 def _tag_name(tag: int) -> str:
-    for name, value in globals().items():
-        if name.startswith("DT_") and value == tag:
-            return name
-    return f"tag {tag:#x}"
+    return _TAG_NAMES.get(tag, f"tag {tag:#x}")
 
 
 def _gnu_hash_count(dyn: _Dynamic, offset: int) -> int | None:
