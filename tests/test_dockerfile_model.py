@@ -182,6 +182,10 @@ RUN_FORMS = {
         "RUN CGO_ENABLED=1 go build -o /out/app .",
         "error",
     ),
+    "default-expansion": ("RUN CGO_ENABLED=${CGO:-1} go build -o /out/app .", "error"),
+    "default-from-env": ("ENV CGO=0\nRUN CGO_ENABLED=${CGO:-1} go build -o /out/app .", None),
+    "stage-arg-in-env": ("ARG CGO_ENABLED=1\nRUN go build -o /out/app .", "error"),
+    "env-beats-arg": ("ARG CGO_ENABLED=1\nENV CGO_ENABLED=0\nRUN go build -o /out/app .", None),
     "mount-cache-flag": (
         "RUN --mount=type=cache,target=/root/.cache/go-build CGO_ENABLED=0 go build -o /out/app .",
         None,
