@@ -37,8 +37,13 @@ from linkcheck.model import FileEntry, FileType
 
 try:  # ISA-L inflates ~2-3x faster than zlib (FACTS.md, "Cost of reading")
     from isal import igzip as _gzip
+    from isal.igzip_lib import IsalError
+
+    _INFLATE_ERROR = cast("type[Exception]", IsalError)  # typed as an instance in its stub
 except ImportError:  # pragma: no cover - isal is a declared dependency
     import gzip as _gzip  # type: ignore[no-redef]
+
+    _INFLATE_ERROR = EOFError  # stdlib gzip raises only errors STREAM_ERRORS lists
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -142,7 +147,8 @@ def _decompressed(raw: _HashingReader, compression: Compression) -> Callable[[in
     return raw.read
 
 
-STREAM_ERRORS = (OSError, EOFError, zlib.error, zstandard.ZstdError)
+# isal raises its own IsalError (not an OSError) for a bad deflate block: found by fuzzing
+STREAM_ERRORS = (OSError, EOFError, zlib.error, _INFLATE_ERROR, zstandard.ZstdError)
 
 
 def decompressed_reader(fd: int, size: int, compression: Compression) -> Callable[[int], bytes]:
