@@ -7,6 +7,33 @@ rule over them. Rule ids are stable and documented in :data:`RULES`.
 Scope: files on the entrypoint's path get the rule's own severity. Files checked only
 because of ``scan_all`` cannot stop the entrypoint from starting, so their errors are
 reported as warnings (``detail["scope"] == "scan-all"``).
+
+============================ ======== ===================================================
+rule                         severity what really happens
+============================ ======== ===================================================
+unknown-user                 error    runc: "unable to find user X" (User names nobody)
+entrypoint-not-found         error    argv[0] absent, dangling, a loop, not in PATH, or
+                                      no Entrypoint/Cmd at all
+not-executable               error    EACCES (no x bit for the User, a directory) or
+                                      ENOEXEC (neither ELF nor #!, empty #! line)
+arch-mismatch                error    ENOEXEC: ELF machine/class is not the platform's
+                                      (warning for 386 on amd64 / arm on arm64, which
+                                      run only where the kernel has 32-bit support);
+                                      also a library of another arch that musl maps
+missing-interpreter          error    PT_INTERP, the #! interpreter or env's program is
+                                      not in the image (ENOENT though the file exists;
+                                      a CR from CRLF line ends is named as the cause)
+malformed-elf                error    ELF magic but unparsable (warning with scan_all)
+missing-library              error    "cannot open shared object file": not found, only
+                                      wrong-class/machine candidates, or not an ELF
+stale-ld-cache               error    only in an /etc/ld.so.conf directory, absent from
+                                      /etc/ld.so.cache: "run ldconfig"
+symbol-version               error    "version `GLIBC_2.34' not found (required by X)"
+undefined-symbol             error    musl only: "Error relocating X: sym: symbol not
+                                      found" -- musl binds every symbol at start-up and
+                                      exits 127, so it is an error, not a warning
+static-binary-on-libc-base   info     a static entrypoint on a base that ships a libc
+============================ ======== ===================================================
 """
 
 from __future__ import annotations
