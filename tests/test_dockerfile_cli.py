@@ -138,3 +138,23 @@ def test_console_script_exit_codes_and_no_traceback() -> None:
         )
         assert proc.returncode == expected, proc.stderr
         assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "{not json",
+        '{"bases": [{"match": ["x"], "libc": "klibc"}]}',
+        '{"bases": [{"libc": "musl"}]}',
+    ],
+    ids=["bad-json", "unknown-libc", "no-match-key"],
+)
+def test_bad_catalog_is_exit_3(
+    content: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    catalog = tmp_path / "bases.json"
+    catalog.write_text(content)
+    args = ["dockerfile", "--catalog", str(catalog), str(GOOD / "go-export-cgo0.Dockerfile")]
+    code, out, err = run(args, capsys)
+    assert (code, out) == (3, "")
+    assert err.startswith(f"error: catalog {catalog}: ") and err.count("\n") == 1

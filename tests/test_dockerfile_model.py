@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
 from linkcheck.dockerfile import LibcFlavour, check_dockerfile, load_catalog
@@ -9,6 +11,9 @@ from linkcheck.dockerfile.catalog import normalize_ref
 from linkcheck.dockerfile.shell import simulate
 from linkcheck.dockerfile.stages import relocate
 from linkcheck.dockerfile.words import expand
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 ENV = {"A": "a", "EMPTY": "", "V": "1.22"}
 EXPANSIONS = {
@@ -198,3 +203,19 @@ def test_run_forms(run: str, severity: str | None) -> None:
     text = f"FROM golang:1.22 AS b\n{run}\nFROM scratch\nCOPY --from=b /out/app /app\n"
     findings = check_dockerfile(text)
     assert [f.severity.value for f in findings] == ([severity] if severity else [])
+
+
+def test_catalog_object_is_used_as_is(tmp_path: Path) -> None:
+    """``load_catalog(extra)`` once, then pass the Catalog to every check (what the CLI does)."""
+    extra = tmp_path / "bases.json"
+    extra.write_text('{"bases": [{"match": ["mycorp/base"], "libc": "musl"}]}')
+    catalog = load_catalog(extra)
+    assert catalog.lookup("mycorp/base:7").libc is LibcFlavour.MUSL
+    assert catalog.lookup("alpine").libc is LibcFlavour.MUSL  # the built-in entries remain
+    text = (
+        "FROM golang:1.22 AS b\nRUN CGO_ENABLED=1 go build -o /app .\n"
+        "FROM mycorp/base:7\nCOPY --from=b /app /app\n"
+    )
+    ((rule, line),) = [(f.rule, f.line) for f in check_dockerfile(text, catalog=catalog)]
+    assert (rule, line) == ("glibc-binary-on-musl-base", 4)
+    assert check_dockerfile(text) == ()  # unknown base without the extra catalog: no finding
