@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 
     from linkcheck.dockerfile.stages import Placed, Stage
 
+    ArtifactRule = Callable[[Stage, Placed], "DockerfileFinding | None"]
+    StageRule = Callable[[Stage], "DockerfileFinding | None"]
+
 __all__ = ["ARTIFACT_RULES", "RULE_IDS", "STAGE_RULES", "DockerfileFinding", "check_stage"]
 
 STATIC_BASE = "gcr.io/distroless/static-debian12"
@@ -59,19 +62,12 @@ class DockerfileFinding:
     stage: str | None  # the target stage (``--target``) that has the problem
 
 
-ARTIFACT_RULES: dict[str, Callable[[Stage, Placed], DockerfileFinding | None]] = {}
-STAGE_RULES: dict[str, Callable[[Stage], DockerfileFinding | None]] = {}
+ARTIFACT_RULES: dict[str, ArtifactRule] = {}  # run once per binary copied into a target
+STAGE_RULES: dict[str, StageRule] = {}  # run once per target stage
 
 
-def _artifact_rule(
-    rule_id: str,
-) -> Callable[
-    [Callable[[Stage, Placed], DockerfileFinding | None]],
-    Callable[[Stage, Placed], DockerfileFinding | None],
-]:
-    def register(
-        func: Callable[[Stage, Placed], DockerfileFinding | None],
-    ) -> Callable[[Stage, Placed], DockerfileFinding | None]:
+def _artifact_rule(rule_id: str) -> Callable[[ArtifactRule], ArtifactRule]:
+    def register(func: ArtifactRule) -> ArtifactRule:
         ARTIFACT_RULES[rule_id] = func
         return func
 
@@ -100,8 +96,9 @@ def _severity(artifact: Artifact) -> Severity:
 def _what(placed: Placed) -> str:
     a = placed.artifact
     linked = "dynamically linked" if a.linkage is Linkage.DYNAMIC else "likely dynamically linked"
+    libc = "an unknown libc" if a.libc is LibcFlavour.UNKNOWN else a.libc.value
     return (
-        f"{_shown(placed.path)} is {linked} against {a.libc.value} (built in stage {a.builder!r} "
+        f"{_shown(placed.path)} is {linked} against {libc} (built in stage {a.builder!r} "
         f"at line {a.line}: {a.reason})"
     )
 
