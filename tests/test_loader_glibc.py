@@ -423,3 +423,19 @@ def test_flavour_and_interpreter(root: Path, fixture_binaries: Binaries) -> None
         "/lib64/ld-linux-x86-64.so.2",
         "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
     )
+
+
+def test_origin_in_ld_library_path_is_the_executables_directory(
+    root: Path, fixture_binaries: Binaries
+) -> None:
+    put(root, "/app/bin/prog", fixture_binaries.path("c-libfoo"))
+    put(root, "/app/lib/libfoo.so.1", fixture_binaries.path("libfoo.so.1"))
+    c = closure(root, "/app/bin/prog", ld_library_path="$ORIGIN/../lib")
+    assert found(c)["libfoo.so.1"] == "/app/lib/libfoo.so.1"
+    ran = subprocess.run(
+        [root / "app/bin/prog"],
+        capture_output=True,
+        text=True,
+        env={"LD_LIBRARY_PATH": "$ORIGIN/../lib"},
+    )
+    assert (ran.returncode, ran.stdout) == (0, "hello from c-libfoo via foo\n")

@@ -226,6 +226,12 @@ class GlibcSearch:
     cwd: str = "/"
     _conf_dirs: tuple[str, ...] | None = None
 
+    def expand_name(self, name: str, needer: LoadedObject) -> str:
+        """A DT_NEEDED name with DSTs expands like a path (dl-load.c _dl_map_object)."""
+        if "$" not in name:
+            return name
+        return expand_dst(name, origin=self.origin(needer), layout=self.layout) or name
+
     def origin(self, obj: LoadedObject) -> str:
         # The executable's origin comes from /proc/self/exe (fully resolved); a library's
         # from the name it was opened under (dl-object.c _dl_new_object, l_origin).
@@ -266,9 +272,10 @@ class GlibcSearch:
             ]
             steps.append((SearchSource.RPATH, rpath))
         if self.ld_library_path is not None:
-            # elf/dl-load.c _dl_init_paths: LD_LIBRARY_PATH splits on ":" and ";"
+            # elf/dl-load.c _dl_init_paths: LD_LIBRARY_PATH splits on ":" and ";", and its
+            # DSTs expand for the main program ($ORIGIN = the executable's directory).
             elements = re.split("[:;]", self.ld_library_path)
-            dirs = split_search_path(elements, origin=None, layout=self.layout, cwd=self.cwd)
+            dirs = self._expand(elements, chain[-1])
             steps.append(
                 (
                     SearchSource.LD_LIBRARY_PATH,

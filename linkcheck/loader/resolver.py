@@ -255,7 +255,11 @@ class Resolver:
         def probe(path: str) -> tuple[CandidateVerdict, str | None] | None:
             return self._probe(path, chain[-1].info, check_class=check_class)
 
-        outcome = self._direct(name, probe) if "/" in name else strategy.find(name, chain, probe)
+        wanted = strategy.expand_name(name, needer) if isinstance(strategy, GlibcSearch) else name
+        if "/" in wanted:
+            outcome = self._direct(wanted, probe)
+        else:
+            outcome = strategy.find(wanted, chain, probe)
         return self._record(state, needer, name, outcome)
 
     def _direct(self, name: str, probe: Probe) -> SearchOutcome:
