@@ -164,7 +164,13 @@ def dockerfile(
         typer.Option("--catalog", help="JSON base-image catalog searched before the built-in."),
     ] = None,
 ) -> None:
-    """Check Dockerfiles for binaries copied onto a base they cannot run on."""
+    """Check Dockerfiles for binaries copied onto a base they cannot run on.
+
+    Every possible --target is checked. Rules: dynamic-binary-on-static-base,
+    glibc-binary-on-musl-base, musl-binary-on-glibc-base, glibc-too-new-for-base (at the COPY
+    --from line), static-binary-on-libc-base (info, at the FROM line).
+    Exit status: 0 pass or warnings, 1 errors, 2 usage, 3 unreadable or unparsable input.
+    """
     from linkcheck.dockerfile import check_dockerfile, load_catalog
     from linkcheck.model import Severity
     from linkcheck.render.dockerfile import render_json, render_text
