@@ -166,9 +166,10 @@ def dockerfile(
 ) -> None:
     """Check Dockerfiles for binaries copied onto a base they cannot run on.
 
-    Every possible --target is checked. Rules: dynamic-binary-on-static-base,
-    glibc-binary-on-musl-base, musl-binary-on-glibc-base, glibc-too-new-for-base (at the COPY
-    --from line), static-binary-on-libc-base (info, at the FROM line).
+    Every possible --target is checked. Rules, reported at the COPY --from line:
+    dynamic-binary-on-static-base, glibc-binary-on-musl-base, musl-binary-on-glibc-base,
+    glibc-too-new-for-base; at the FROM line: static-binary-on-libc-base (info).
+
     Exit status: 0 pass or warnings, 1 errors, 2 usage, 3 unreadable or unparsable input.
     """
     from linkcheck.dockerfile import check_dockerfile, load_catalog
