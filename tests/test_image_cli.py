@@ -109,7 +109,8 @@ def test_stdin_through_a_pipe(image: Path) -> None:
         (["inspect", "{tmp}/fifo"], 3,
          "error: {tmp}/fifo: a named pipe; give an image tarball or directory, or - to read"
          " stdin\n"),
-        (["inspect", "{tmp}"], 3, "error: {tmp}: not an OCI layout directory (no oci-layout)\n"),
+        (["inspect", "{tmp}"], 3, "error: {tmp}: not an OCI layout directory (no oci-layout)"
+         " nor an unpacked docker-archive (no manifest.json)\n"),
         (["inspect", "-"], 3, "error: <stdin>: empty input\n"),
         (["inspect", "{image}", "--platform", "amd64"], 2, None),
         (["inspect", "{image}", "--format", "yaml"], 2, None),

@@ -243,23 +243,38 @@ def test_missing_blob(tmp_path: Path) -> None:
     assert str(err.value) == f"layer 0: blob blobs/sha256/{hexdigest} is missing"
 
 
-def test_symlinked_blob_in_layout_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize("link", ["absolute", "relative-escape"])
+def test_symlink_out_of_the_layout_is_refused(tmp_path: Path, link: str) -> None:
     root = _good(tmp_path)
     layer = _manifest(root)["layers"][0]  # type: ignore[index]
     blob = root / "blobs" / "sha256" / layer["digest"].removeprefix("sha256:")
     blob.rename(tmp_path / "outside")
-    blob.symlink_to(tmp_path / "outside")
+    blob.symlink_to(tmp_path / "outside" if link == "absolute" else "../../../outside")
     with (
         open_image(root) as archive,
-        pytest.raises(UnsafeImageError, match="goes through a symlink"),
+        pytest.raises(UnsafeImageError, match="links outside the directory"),
     ):
         archive.load(archive.images[0])
+
+
+def test_unpacked_docker_archive_with_in_directory_links(tmp_path: Path) -> None:
+    """``docker save`` links a duplicate layer.tar to another one: followed inside only."""
+    spec = ImageSpec([Layer().file("/x", b"x")])
+    archive_path = write_image(spec, tmp_path / "d.tar", "docker-archive", tags=["d:1"])
+    unpacked = tmp_path / "unpacked"
+    with tarfile.open(archive_path) as tar:
+        tar.extractall(unpacked, filter="data")
+    (layer_tar,) = unpacked.glob("*/layer.tar")
+    layer_tar.rename(unpacked / "shared.tar")
+    layer_tar.symlink_to("../shared.tar")
+    with open_image(unpacked) as archive:
+        assert archive.load(archive.images[0]).rootfs.read_bytes("/x") == b"x"
 
 
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda p: p.mkdir(), r"not an OCI layout directory \(no oci-layout\)"),
+        (lambda p: p.mkdir(), r"not an OCI layout directory \(no oci-layout\) nor an unpacked"),
         (lambda p: p.write_bytes(b""), r"not a readable tar archive"),
         (lambda p: p.write_bytes(os.urandom(3000)), r"not a readable tar archive"),
         (lambda p: os.mkfifo(p), r"a named pipe; give an image tarball or directory, or -"),

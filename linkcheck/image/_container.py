@@ -58,7 +58,12 @@ def _clean(name: str) -> str | None:
 
 
 class DirContainer(Container):
-    """An OCI layout directory on the host; never follows a symlink inside it."""
+    """An image directory on the host (OCI layout, or an unpacked ``docker save``).
+
+    A symlink inside it is followed only when it is relative and stays inside the directory
+    (``docker save`` links duplicate layers as ``<id>/layer.tar -> ../<other>/layer.tar``);
+    anything else is refused, so an image can never make us read a host file.
+    """
 
     def __init__(self, root: str) -> None:
         super().__init__()
@@ -74,23 +79,40 @@ class DirContainer(Container):
             self._cache[clean] = self._open(clean)
         return self._cache[clean]
 
-    def _open(self, clean: str) -> Member | None:
-        path = self._root
-        for part in clean.split("/"):
-            path = os.path.join(path, part)
+    def _locate(self, clean: str) -> str | None:
+        """The host path of ``clean`` after in-directory symlinks, or None if absent."""
+        parts, done, hops = clean.split("/"), "", 0
+        while parts:
+            part = parts.pop(0)
+            current = f"{done}/{part}".lstrip("/")
+            path = os.path.join(self._root, current)
             try:
                 st = os.lstat(path)
             except OSError:
                 return None
-            if stat.S_ISLNK(st.st_mode):
-                raise UnsafeImageError(f"{self._root}: '{clean}' goes through a symlink")
-        if not stat.S_ISREG(st.st_mode):
+            if not stat.S_ISLNK(st.st_mode):
+                done = current
+                continue
+            target = os.readlink(path)
+            joined = posixpath.normpath(posixpath.join(done, target))
+            hops += 1
+            if target.startswith("/") or joined.startswith("..") or hops > _MAX_LINK_HOPS:
+                raise UnsafeImageError(f"{self._root}: '{clean}' links outside the directory")
+            parts = [p for p in joined.split("/") if p not in ("", ".")] + parts
+            done = ""
+        return os.path.join(self._root, done)
+
+    def _open(self, clean: str) -> Member | None:
+        path = self._locate(clean)
+        if path is None or not os.path.isfile(path):
             return None
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
         except OSError as e:
             raise ImageFormatError(f"{self._root}: cannot open '{clean}': {e.strerror}") from e
         self._fds.append(fd)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
         return Member(fd, 0, os.fstat(fd).st_size)
 
 

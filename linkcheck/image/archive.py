@@ -272,9 +272,14 @@ def _open_container(
     except OSError as e:
         raise ImageFormatError(f"cannot read {path}: {e.strerror}") from e
     if stat.S_ISDIR(st.st_mode):
+        if os.path.isfile(os.path.join(path, "manifest.json")):
+            return DirContainer(path)  # an unpacked `docker save`
         for required in ("oci-layout", "index.json"):
             if not os.path.isfile(os.path.join(path, required)):
-                raise ImageFormatError(f"{path}: not an OCI layout directory (no {required})")
+                raise ImageFormatError(
+                    f"{path}: not an OCI layout directory (no {required})"
+                    " nor an unpacked docker-archive (no manifest.json)"
+                )
         return DirContainer(path)
     if not stat.S_ISREG(st.st_mode):
         kind = "a named pipe" if stat.S_ISFIFO(st.st_mode) else "not a regular file"
