@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
+import io
 import json
+import os
 import subprocess
 import sys
 import textwrap
+import threading
 from typing import TYPE_CHECKING
 
 import pytest
 import zstandard
 
-from linkcheck.errors import SelectionError
-from linkcheck.image import Compression, ImageRef, LayerInfo, open_image
+from linkcheck.errors import ImageFormatError, SelectionError
+from linkcheck.image import Compression, ImageRef, LayerInfo, Limits, open_image
 from linkcheck.model import ImageConfig, Platform
 from tests.support.imagebuilder import FORMATS, ImageSpec, Layer, tree_of, write_image
 
@@ -251,3 +255,28 @@ def test_platforms_listed_but_not_carried_are_skipped(build_image: Callable[...,
         assert [r.platform for r in archive.images] == [AMD64]
         with pytest.raises(SelectionError, match="no image for platform linux/arm64; available"):
             archive.select(platform=Platform.parse("linux/arm64"))
+
+
+@pytest.mark.parametrize("kind", ["pipe", "buffered-object"])
+def test_stream_spool_is_capped(tmp_path: Path, kind: str) -> None:
+    """Both spool paths (splice from a pipe, read from any object) honour the cap."""
+    spec = ImageSpec([Layer().file("/big", _incompressible(3 << 20))])
+    data = write_image(spec, tmp_path / "a.tar", "docker-archive").read_bytes()
+    limits = Limits(max_input_bytes=1 << 20)
+    if kind == "buffered-object":
+        with pytest.raises(ImageFormatError, match=r"^<stdin>: more than 1048576 bytes$"):
+            open_image(io.BytesIO(data), limits=limits)
+        with open_image(io.BytesIO(data)) as archive:  # and without the cap, it reads
+            assert archive.load(archive.images[0]).rootfs.read_bytes("/big", limit=4)
+        return
+    read_fd, write_fd = os.pipe()
+
+    def feed() -> None:
+        with open(write_fd, "wb") as w, contextlib.suppress(BrokenPipeError):
+            w.write(data)
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    with open(read_fd, "rb") as r, pytest.raises(ImageFormatError, match="more than 1048576"):
+        open_image(r, limits=limits)
+    writer.join()

@@ -8,6 +8,7 @@ the image chose: the content store is one opaque temp file indexed by offset.
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 import tempfile
@@ -311,18 +312,41 @@ def _open_tarball(path: str, label: str, tmp: str, limits: Limits) -> Container:
 
 
 def _spool(stream: BinaryIO, path: str, cap: int) -> None:
+    """Copy the whole stream into ``path`` (the manifest may be its last member)."""
     total = 0
     try:
+        read = getattr(stream, "read1", stream.read)
         with open(path, "xb") as out:
-            while chunk := stream.read(CHUNK):
+            # read1 hands over whatever the stream buffered; after that a pipe can be
+            # spliced straight into the file, skipping two copies through Python
+            while chunk := read(CHUNK):
                 total += len(chunk)
+                out.write(chunk)
                 if total > cap:
                     raise ImageFormatError(f"<stdin>: more than {cap} bytes")
-                out.write(chunk)
+                if _is_pipe(stream):
+                    out.flush()
+                    total = _splice(stream.fileno(), out.fileno(), total, cap)
+                    break
     except OSError as e:
-        raise ImageFormatError(f"cannot read <stdin>: {e}") from e
+        raise ImageFormatError(f"cannot read <stdin>: {e.strerror or e}") from e
     if total == 0:
         raise ImageFormatError("<stdin>: empty input")
+
+
+def _is_pipe(stream: BinaryIO) -> bool:
+    try:
+        return stat.S_ISFIFO(os.fstat(stream.fileno()).st_mode) and hasattr(os, "splice")
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return False  # not backed by a descriptor (BytesIO, a socket wrapper...)
+
+
+def _splice(src: int, dst: int, total: int, cap: int) -> int:
+    while moved := os.splice(src, dst, CHUNK):
+        total += moved
+        if total > cap:
+            raise ImageFormatError(f"<stdin>: more than {cap} bytes")
+    return total
 
 
 def _inflate(fd: int, compression: Compression, dest: str, label: str, cap: int) -> None:
