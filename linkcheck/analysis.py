@@ -14,6 +14,7 @@ import re
 from typing import TYPE_CHECKING, BinaryIO
 
 from linkcheck.checks import Facts, Scope, Target, run_checks
+from linkcheck.elf.info import Linkage
 from linkcheck.entrypoints import parse_shebang, resolve_entrypoint
 from linkcheck.image import open_image
 from linkcheck.loader.glibc import detect_layout
@@ -57,7 +58,8 @@ KNOWN_LOADERS: dict[str, tuple[str, ...]] = {
 _GLIBC_VERSION_RE = re.compile(rb"GNU C Library [^\n\x00]*?version (\d+\.\d+(?:\.\d+)?)")
 # musl keeps its version as a bare string next to "Version %s" (ldso prints it as ldd).
 _MUSL_VERSION_RE = re.compile(rb"\x00(\d+\.\d+\.\d+)\x00")
-_LIBRARY_NAME_RE = re.compile(r"^(lib.*|ld-.*)\.so(\.[0-9.]+)?$")
+_LIBRARY_NAME_RE = re.compile(r"\.so(\.[0-9.]+)?$")
+_SONAME_RE = re.compile(r"^(lib.*|ld-.*)\.so(\.[0-9.]+)?$")
 _SCAN_SKIP = ("/proc/", "/sys/", "/dev/")
 _MAX_TREE_DEPTH = 64
 
@@ -127,7 +129,7 @@ def analyze_rootfs(
     targets = list(_entrypoint_targets(resolver, resolution))
     scanned = 0
     if scan_all:
-        extra = list(_scan_targets(reader, resolver, base, {t.file.real_path for t in targets}))
+        extra = _scan_targets(reader, resolver, base, targets)
         scanned = len(extra)
         targets += extra
     facts = Facts(plat, resolution, tuple(targets), base, tuple(layer_ids))
@@ -155,25 +157,51 @@ def _entrypoint_targets(resolver: Resolver, resolution: EntrypointResolution) ->
 
 
 def _scan_targets(
-    reader: ObjectReader, resolver: Resolver, base: BaseInfo, done: set[str]
-) -> Iterator[Target]:
-    """Every other ELF executable and library: files with an x bit or a library name."""
+    reader: ObjectReader, resolver: Resolver, base: BaseInfo, checked: Sequence[Target]
+) -> list[Target]:
+    """Every other ELF program and library: files with an x bit or a library name.
+
+    Programs first, each with its own closure. A library loaded by some program was checked
+    in that program's context (its RPATH, what was already loaded); only libraries no program
+    loads (plugins, dlopen()ed modules) are checked on their own, where the search context
+    is a guess: their findings are SCAN_LIBRARY (info, see Target.severity).
+    """
     loader = base.interpreters[0] if base.interpreters else None
+    done = {t.file.real_path for t in checked}
+    programs: list[Target] = []
+    libraries: list[ObjectFile] = []
+    for file in _scan_files(reader, done):
+        info = file.info
+        if info is None:
+            programs.append(Target(file, None, Scope.SCAN_ALL))  # malformed
+        elif info.interp is not None or info.linkage in (Linkage.STATIC, Linkage.STATIC_PIE):
+            programs.append(Target(file, resolver.closure(file), Scope.SCAN_ALL))
+        else:
+            libraries.append(file)
+    reached = {o.real_path for t in (*checked, *programs) if t.closure for o in t.closure.objects}
+    alone = [
+        Target(f, resolver.closure(f, loader=loader) if f.info and f.info.needed else None,
+               Scope.SCAN_LIBRARY)
+        for f in libraries
+        if f.real_path not in reached
+    ]  # fmt: skip
+    return programs + alone
+
+
+def _scan_files(reader: ObjectReader, done: set[str]) -> Iterator[ObjectFile]:
     for entry in reader.fs.walk():
         if entry.type is not FileType.REGULAR or entry.path.startswith(_SCAN_SKIP):
             continue
         name = entry.path.rsplit("/", 1)[-1]
-        if not (entry.mode & 0o111 or _LIBRARY_NAME_RE.match(name)):
+        if not (entry.mode & 0o111 or _LIBRARY_NAME_RE.search(name)):
             continue
-        if entry.path in done:
-            continue
-        done.add(entry.path)
         file = reader.read(entry.path)
-        if file.kind is FileKind.MALFORMED_ELF:
-            yield Target(file, None, Scope.SCAN_ALL)
-        elif file.info is not None and file.info.e_type in (2, 3):  # ET_EXEC, ET_DYN
-            closure = resolver.closure(file, loader=loader) if file.info.needed else None
-            yield Target(file, closure, Scope.SCAN_ALL)
+        if file.real_path in done:
+            continue
+        done.add(file.real_path)
+        loadable = file.info is not None and file.info.e_type in (2, 3)  # ET_EXEC, ET_DYN
+        if loadable or file.kind is FileKind.MALFORMED_ELF:
+            yield file
 
 
 def characterise_base(reader: ObjectReader, resolver: Resolver, platform: Platform) -> BaseInfo:
@@ -267,7 +295,7 @@ def _musl_version(reader: ObjectReader, loader: str) -> str | None:
 
 
 def _library_names(fs: FileSystem, dirs: Sequence[str]) -> tuple[str, ...]:
-    names = {n for d in dirs for n in fs.listdir(d) if _LIBRARY_NAME_RE.match(n)}
+    names = {n for d in dirs for n in fs.listdir(d) if _SONAME_RE.match(n)}
     return tuple(sorted(names))
 
 

@@ -319,7 +319,7 @@ def test_scan_all_checks_other_files_as_warnings(
         ("malformed-elf", WARN, "/usr/lib/libbroken.so.1"),
         ("missing-library", WARN, "/usr/bin/tool"),
     ]
-    assert all(f.detail_dict()["scope"] == "scan-all" for f in full.findings)
+    assert [f.detail_dict()["scope"] for f in full.findings] == ["scan-all", "scan-all"]
 
 
 def test_symlink_loop_entrypoint_is_a_finding(base_static: Path, tmp_path: Path) -> None:
@@ -334,3 +334,31 @@ def test_symlink_loop_entrypoint_is_a_finding(base_static: Path, tmp_path: Path)
         "the entrypoint /app cannot be looked up: symlink loop",
     )
     assert finding.detail_dict()["hops"] == ("/app -> loop", "/loop -> app")
+
+
+def test_scan_all_checks_a_library_in_the_context_of_its_program(
+    base_glibc: Path, tmp_path: Path, fixture_binaries: Binaries
+) -> None:
+    """The program finds libfoo through its own RUNPATH: checked in that context, fine. A
+    plugin no program loads, needing libfoo, is checked alone: only information."""
+    root = tmp_path / "root"
+    shutil.copytree(base_glibc, root, symlinks=True, copy_function=os.link)
+    (root / "opt/app/bin").mkdir(parents=True)
+    (root / "opt/app/lib").mkdir(parents=True)
+    (root / "opt/plugins").mkdir(parents=True)
+    shutil.copy2(fixture_binaries.path("c-runpath"), root / "opt/app/bin/app")
+    libfoo = fixture_binaries.path("libfoo.so.1")
+    shutil.copy2(libfoo, root / "opt/app/lib/libfoo.so.1")
+    src = tmp_path / "plugin.c"
+    src.write_text("const char *foo_name(void);\nconst char *p(void) { return foo_name(); }\n")
+    subprocess.run(
+        ["gcc", "-shared", "-fPIC", "-o", str(root / "opt/plugins/plugin.so"), str(src),
+         f"-L{libfoo.parent}", "-l:libfoo.so.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    cfg = ImageConfig(Platform("linux", "amd64"), ("/opt/app/bin/app",), None, (PATH_ENV,), "", "")
+    report = analyze_rootfs(DirFileSystem(root), cfg, scan_all=True)
+    assert [(f.rule, f.severity, f.path) for f in report.findings] == [
+        ("missing-library", INFO, "/opt/plugins/plugin.so"),
+    ]
+    assert report.verdict is Verdict.PASS

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from linkcheck.checks import register
+from linkcheck.checks.facts import Scope
 from linkcheck.checks.hints import STATIC_BASES, libc_mismatch_hint, wants_libc
 from linkcheck.elf.info import Linkage
 from linkcheck.entrypoints import ExecRole
@@ -120,9 +121,11 @@ def malformed_elf(facts: Facts) -> Iterator[Finding]:
         if target.file.kind is not FileKind.MALFORMED_ELF:
             continue
         path = target.file.real_path
+        # A corrupt file is worth a warning wherever it is, even in an unused library.
+        usual = Severity.ERROR if target.scope is Scope.ENTRYPOINT else Severity.WARNING
         yield Finding(
             "malformed-elf",
-            target.severity(Severity.ERROR),
+            usual,
             path,
             f"{path} starts like an ELF file but cannot be read: {target.file.error}",
             "rebuild or re-copy the file: it is truncated or corrupt",

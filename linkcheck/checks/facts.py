@@ -19,7 +19,8 @@ __all__ = ["Facts", "Scope", "Target"]
 
 class Scope(enum.Enum):
     ENTRYPOINT = "entrypoint"  # exec'd on the way to main: problems stop the start
-    SCAN_ALL = "scan-all"  # any other ELF file of the image (analyze --all)
+    SCAN_ALL = "scan-all"  # any other ELF program of the image (analyze --all)
+    SCAN_LIBRARY = "scan-all-library"  # a library no program loads, checked on its own
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,10 +33,12 @@ class Target:
     step: ExecStep | None = None  # how the entrypoint reached it (ENTRYPOINT scope)
 
     def severity(self, usual: Severity) -> Severity:
-        """Errors outside the entrypoint's path cannot stop it: they become warnings."""
-        if self.scope is Scope.SCAN_ALL and usual is Severity.ERROR:
-            return Severity.WARNING
-        return usual
+        """Errors outside the entrypoint's path cannot stop it: they become warnings. A
+        library checked on its own lacks the context of the program that dlopen()s it (its
+        RPATH, libraries already loaded), so its findings are only information."""
+        if usual is not Severity.ERROR or self.scope is Scope.ENTRYPOINT:
+            return usual
+        return Severity.WARNING if self.scope is Scope.SCAN_ALL else Severity.INFO
 
     def scope_detail(self) -> tuple[tuple[str, DetailValue], ...]:
         return (("scope", self.scope.value),)
