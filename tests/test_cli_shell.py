@@ -1,8 +1,11 @@
 from __future__ import annotations
 
-import pytest
+from typing import TYPE_CHECKING
 
 from linkcheck.cli import main
+
+if TYPE_CHECKING:
+    import pytest
 
 
 def test_help_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from linkcheck.analysis import analyze
+from linkcheck import analyze
 from linkcheck.model import Severity
 from tests.support.imagebuilder import ImageSpec, Layer, write_image
 from tests.support.oracle import run_entrypoint
