@@ -258,3 +258,50 @@ def test_verdict_matches_reality(
         assert expected_output is not None
         assert real.stdout.strip() == expected_output.strip()
     shutil.rmtree(tmp_path / "bundle", ignore_errors=True)
+
+
+# The same images re-written by a real image tool: skopeo's docker-archive (uncompressed
+# layers, as `docker save` before Docker 25) and an oci-archive with zstd layers.
+SKOPEO_CASES = tuple(
+    c
+    for c in CASES
+    if c.id
+    in {
+        "go-cgo-on-static",
+        "go-cgo-on-glibc",
+        "runpath-origin-through-path-symlink",
+        "stale-ld-cache",
+        "needs-GLIBC_2.34-base-has-2.31",
+        "cxx-libstdcxx-whited-out",
+        "arm64-on-arm64",
+    }
+)
+SKOPEO_DESTS = {
+    "docker-archive": ("docker-archive:{out}:case:latest",),
+    "oci-archive-zstd": ("oci-archive:{out}:case", "--dest-compress-format", "zstd"),
+}
+
+
+@pytest.mark.parametrize("dest", sorted(SKOPEO_DESTS))
+@pytest.mark.parametrize("case", SKOPEO_CASES, ids=[c.id for c in SKOPEO_CASES])
+def test_verdict_same_when_written_by_skopeo(
+    case: Case, dest: str, bases: dict[str, Path], fixture_binaries: Binaries, tmp_path: Path
+) -> None:
+    spec = ImageSpec(
+        layers=[Layer().add_tree(bases[case.base]), _layer(case, fixture_binaries)],
+        entrypoint=list(case.entrypoint),
+        user=case.user,
+        platform=case.platform,
+        env=case.env or ("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",),
+    )
+    layout = write_image(spec, tmp_path / "layout", "oci-layout", tags=["case"])
+    out = tmp_path / "image.tar"
+    target, *flags = SKOPEO_DESTS[dest]
+    subprocess.run(
+        ["skopeo", "copy", "--quiet", *flags, f"oci:{layout}:case", target.format(out=out)],
+        check=True,
+        capture_output=True,
+    )
+    (platform,) = analyze(out).platforms
+    got = next((f.rule for f in platform.findings if f.severity is Severity.ERROR), None)
+    assert got == case.expect, [f"{f.rule}: {f.message}" for f in platform.findings]
