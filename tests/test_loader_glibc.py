@@ -439,3 +439,18 @@ def test_origin_in_ld_library_path_is_the_executables_directory(
         env={"LD_LIBRARY_PATH": "$ORIGIN/../lib"},
     )
     assert (ran.returncode, ran.stdout) == (0, "hello from c-libfoo via foo\n")
+
+
+def test_a_non_elf_candidate_stops_the_search(root: Path, fixture_binaries: Binaries) -> None:
+    put(root, "/app/bin/prog", fixture_binaries.path("c-runpath"))
+    put(root, "/app/lib/libfoo.so.1", fixture_binaries.path("libfoo.so.1"))
+    (root / "other").mkdir()
+    (root / "other/libfoo.so.1").write_text("not an ELF file, whatever its name says\n")
+    lookup = closure(root, "/app/bin/prog", ld_library_path="/other").lookups[0]
+    assert (lookup.status, lookup.found) == (LookupStatus.INVALID, None)
+    assert lookup.rejected == (Candidate("/other/libfoo.so.1", CandidateVerdict.NOT_ELF, "other"),)
+    # Oracle: glibc gives up there, although RUNPATH has a good copy.
+    env = {"LD_LIBRARY_PATH": f"{root}/other"}
+    ran = subprocess.run([root / "app/bin/prog"], capture_output=True, text=True, env=env)
+    assert ran.returncode == 127
+    assert ran.stderr.endswith("/other/libfoo.so.1: invalid ELF header\n")
