@@ -445,7 +445,7 @@ def test_a_non_elf_candidate_stops_the_search(root: Path, fixture_binaries: Bina
     put(root, "/app/bin/prog", fixture_binaries.path("c-runpath"))
     put(root, "/app/lib/libfoo.so.1", fixture_binaries.path("libfoo.so.1"))
     (root / "other").mkdir()
-    (root / "other/libfoo.so.1").write_text("not an ELF file, whatever its name says\n")
+    (root / "other/libfoo.so.1").write_text("not an ELF file, whatever its name says\n" * 4)
     lookup = closure(root, "/app/bin/prog", ld_library_path="/other").lookups[0]
     assert (lookup.status, lookup.found) == (LookupStatus.INVALID, None)
     assert lookup.rejected == (Candidate("/other/libfoo.so.1", CandidateVerdict.NOT_ELF, "other"),)

@@ -74,7 +74,9 @@ def _missing_message(lookup: LibraryLookup) -> str:
     if lookup.status is LookupStatus.INVALID:
         bad = lookup.rejected[-1] if lookup.rejected else None
         where = f"{bad.path} is not a loadable ELF file ({bad.detail})" if bad else "invalid file"
-        return f"{who}: {where}: the loader stops with 'invalid ELF header'"
+        return (
+            f"{who}: {where}: the loader stops there ('invalid ELF header') instead of searching on"  # noqa: E501
+        )
     why = f" ({lookup.note})" if lookup.note else ""
     return (
         f"{who} is not found{why}: error while loading shared libraries: {lookup.name}: "
