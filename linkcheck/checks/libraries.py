@@ -75,7 +75,7 @@ def _missing_message(lookup: LibraryLookup) -> str:
         bad = lookup.rejected[-1] if lookup.rejected else None
         where = f"{bad.path} is not a loadable ELF file ({bad.detail})" if bad else "invalid file"
         return (
-            f"{who}: {where}: the loader stops there ('invalid ELF header') instead of searching on"  # noqa: E501
+            f"{who}: {where}: the loader stops there ('invalid ELF header') instead of searching on"
         )
     why = f" ({lookup.note})" if lookup.note else ""
     return (
