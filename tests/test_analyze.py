@@ -164,7 +164,7 @@ def test_json_schema(failing: Report) -> None:
     assert doc["schema"] == SCHEMA == "linkcheck/report/v1"
     (platform,) = doc["platforms"]  # type: ignore[misc]
     assert isinstance(platform, dict)
-    assert list(platform) == ["platform", "verdict", "base", "entrypoint", "findings"]
+    assert list(platform) == ["platform", "verdict", "base", "entrypoint", "findings", "scanned"]
     assert (platform["platform"], platform["verdict"]) == ("linux/amd64", "fail")
     assert platform["base"] == {
         "libc": "none",

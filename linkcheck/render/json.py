@@ -12,7 +12,8 @@
                                               "hops", "layer", "linkage", "arch",
                                               "interpreter", "libc", "go_version",
                                               "cgo_enabled", "libraries": NODE | null}]},
-                    "findings": [{"rule", "severity", "path", "message", "hint", "detail"}]}]}
+                    "findings": [{"rule", "severity", "path", "message", "hint", "detail"}],
+                    "scanned": N}]}    # other ELF files checked by --all (0 without it)
 
     NODE = {"name", "status", "path", "real_path", "source", "layer", "repeated",
             "children": [NODE...]}
@@ -117,6 +118,7 @@ def _platform(p: PlatformReport) -> JsonValue:
         "base": _base(p.base),
         "entrypoint": _entrypoint(p.entrypoint),
         "findings": [_finding(f) for f in p.findings],
+        "scanned": p.scanned,
     }
 
 
