@@ -96,6 +96,7 @@ class EntrypointResolution:
     user: ExecUser | None  # None when the User could not be resolved
     user_error: str | None
     steps: tuple[ExecStep, ...]  # the entrypoint, then each interpreter it needs
+    user_spec: str = ""  # the config's User as written
 
     @property
     def ok(self) -> bool:
@@ -339,10 +340,11 @@ def resolve_entrypoint(
     cwd = config.working_dir or "/"
     user = resolve_user(reader.fs, config.user)
     if isinstance(user, str):
-        return EntrypointResolution(argv, pairs, cwd, None, user, ())
+        return EntrypointResolution(argv, pairs, cwd, None, user, (), config.user)
     if not argv or not argv[0]:
         step = ExecStep(ExecRole.ENTRYPOINT, "", None, None, ExecProblem.EMPTY_ARGV)
-        return EntrypointResolution(argv, pairs, cwd, user, None, (step,))
+        return EntrypointResolution(argv, pairs, cwd, user, None, (step,), config.user)
     ctx = _Context(reader, user, path_var if path_var is not None else DEFAULT_PATH, cwd)
     first = _look_path(ctx, ExecRole.ENTRYPOINT, argv[0])
-    return EntrypointResolution(argv, pairs, cwd, user, None, tuple(_follow_scripts(ctx, first)))
+    steps = tuple(_follow_scripts(ctx, first))
+    return EntrypointResolution(argv, pairs, cwd, user, None, steps, config.user)

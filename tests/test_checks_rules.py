@@ -362,3 +362,14 @@ def test_scan_all_checks_a_library_in_the_context_of_its_program(
         ("missing-library", INFO, "/opt/plugins/plugin.so"),
     ]
     assert report.verdict is Verdict.PASS
+
+
+def test_unknown_user_detail_names_the_user(
+    request: pytest.FixtureRequest, tmp_path: Path, fixture_binaries: Binaries
+) -> None:
+    (finding,) = _report(request, tmp_path, fixture_binaries, "unknown-user").findings
+    assert finding.message == (
+        "runc cannot start the container: unable to find user ghost: no matching entries in "
+        "passwd file"
+    )
+    assert finding.detail_dict() == {"user": "ghost"}

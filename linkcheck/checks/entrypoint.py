@@ -52,7 +52,7 @@ def unknown_user(facts: Facts) -> Iterator[Finding]:
         path="/etc/passwd",
         message=f"runc cannot start the container: {error}",
         hint="add the user to /etc/passwd (useradd) or set USER to a numeric uid[:gid]",
-        detail=(("user", facts.entrypoint.user.spec if facts.entrypoint.user else ""),),
+        detail=(("user", facts.entrypoint.user_spec),),
     )
 
 

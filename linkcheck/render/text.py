@@ -79,8 +79,10 @@ def _executed(f: ExecutedFile, lines: list[str], indent: str) -> None:
         tree: list[str] = []
         _tree(f.libraries, 2, tree)
         lines.extend(indent + line for line in tree)
-    elif f.interpreter:
+    elif f.interpreter and f.kind == "script":
         lines.append(f"{indent}{_INDENT}#! {_name(f.interpreter)}")
+    elif f.interpreter:
+        lines.append(f"{indent}{_INDENT}(interpreter => {f.interpreter})")
 
 
 def _entrypoint(e: EntrypointInfo, lines: list[str]) -> None:
