@@ -265,12 +265,13 @@ class GlibcSearch:
         needer = chain[0]
         steps: list[tuple[SearchSource, list[SearchDir]]] = []
         if needer.info.runpath is None:  # DT_RUNPATH disables the whole DT_RPATH chain
-            # An object that has DT_RUNPATH has its DT_RPATH ignored (ld.so(8); old binutils
-            # wrote both with --enable-new-dtags), also as a link of the chain.
+            # _dl_init_paths(): the executable's DT_RPATH is ignored when it also has
+            # DT_RUNPATH (old binutils wrote both with --enable-new-dtags); cache_rpath()
+            # applies no such rule to the libraries of the chain.
             rpath = [
                 SearchDir(d, SearchSource.RPATH, obj.real_path)
                 for obj in chain
-                if obj.info.runpath is None
+                if not (obj.depth == 0 and obj.info.runpath is not None)
                 for d in self._expand(obj.info.rpath or (), obj)
             ]
             steps.append((SearchSource.RPATH, rpath))
