@@ -67,6 +67,30 @@ def glibc_only_symbol(root: Path, _b: Binaries) -> None:
     libc6_compat(root, _b)
 
 
+def musl_libfoo(where: str, path_file: str | None) -> Callable[[Path, Binaries], None]:
+    """A musl program needing libfoo.so.1, libfoo in ``where``, and maybe a path file."""
+
+    def setup(root: Path, _b: Binaries) -> None:
+        src = root.parent / "src"
+        src.mkdir(exist_ok=True)
+        (src / "foo.c").write_text('const char *foo_name(void) { return "foo"; }\n')
+        (src / "main.c").write_text(
+            "#include <stdio.h>\nconst char *foo_name(void);\n"
+            "int main(void) { puts(foo_name()); return 0; }\n"
+        )
+        lib = root / where.lstrip("/")
+        lib.mkdir(parents=True, exist_ok=True)
+        cc = ["musl-gcc", "-fPIC"]
+        subprocess.run([*cc, "-shared", "-o", str(lib / "libfoo.so.1"), str(src / "foo.c"),
+                        "-Wl,-soname,libfoo.so.1"], check=True, capture_output=True)  # fmt: skip
+        subprocess.run([*cc, "-o", str(root / "app"), str(src / "main.c"), f"-L{lib}",
+                        "-l:libfoo.so.1"], check=True, capture_output=True)  # fmt: skip
+        if path_file is not None:
+            (root / "etc/ld-musl-x86_64.path").write_text(path_file)
+
+    return setup
+
+
 @dataclass(frozen=True)
 class Case:
     id: str
@@ -117,6 +141,12 @@ CASES = (
     Case("glibc-symbol/musl-compat", "musl", None, (("undefined-symbol", ERR),),
          setup=glibc_only_symbol),
     Case("hello/musl-compat", "musl", "c-dynamic", (), setup=libc6_compat),
+    Case("musl-default-path", "musl", None, (), setup=musl_libfoo("/usr/local/lib", None)),
+    Case("musl-path-file", "musl", None, (), setup=musl_libfoo("/opt/lib", "/opt/lib\n")),
+    Case("musl-no-path-file", "musl", None, (("missing-library", ERR),),
+         setup=musl_libfoo("/opt/lib", None)),
+    Case("musl-path-file-replaces-default", "musl", None, (("missing-library", ERR),),
+         setup=musl_libfoo("/usr/lib", "/opt/lib\n")),
     Case("no-x-bit", "glibc", "c-dynamic", (("not-executable", ERR),), mode=0o644),
     Case("not-for-nobody", "glibc", "c-dynamic", (("not-executable", ERR),), mode=0o700,
          user="nobody"),
