@@ -259,6 +259,19 @@ def test_cgo_on_static_base_says_how_to_fix_it(
     )
 
 
+def test_go_pie_without_cgo_says_drop_pie(
+    request: pytest.FixtureRequest, tmp_path: Path, fixture_binaries: Binaries
+) -> None:
+    # CGO_ENABLED=0 is no fix for a Go PIE: it already has it and still needs the loader.
+    (finding,) = _report(request, tmp_path, fixture_binaries, "go-pie/static").findings
+    assert finding.rule == "missing-interpreter"
+    assert finding.hint == (
+        "this Go binary is a PIE (-buildmode=pie), which needs the dynamic loader even with "
+        "CGO_ENABLED=0: drop -buildmode=pie for a static binary, or use a glibc base "
+        "(gcr.io/distroless/base-debian12, cgr.dev/chainguard/glibc-dynamic)"
+    )
+
+
 def test_glibc_2_34_on_2_31(
     request: pytest.FixtureRequest, tmp_path: Path, fixture_binaries: Binaries
 ) -> None:

@@ -20,10 +20,13 @@ GLIBC_BASES = "gcr.io/distroless/base-debian12, cgr.dev/chainguard/glibc-dynamic
 STATIC_BASES = "gcr.io/distroless/static-debian12, scratch"
 MUSL_BASES = "alpine"
 
-CGO_HINT = (
-    "rebuild with CGO_ENABLED=0, or use a glibc-dynamic base ("
-    + GLIBC_BASES.replace(", ", ", ")
-    + ")"
+CGO_HINT = f"rebuild with CGO_ENABLED=0, or use a glibc-dynamic base ({GLIBC_BASES})"
+# Go's -buildmode=pie links an executable that asks for the loader even without cgo (no
+# DT_NEEDED at all); Go 1.19 does not record -buildmode in the build info, so the tell is a
+# Go binary with PT_INTERP and cgo off.
+GO_PIE_HINT = (
+    "this Go binary is a PIE (-buildmode=pie), which needs the dynamic loader even with "
+    f"CGO_ENABLED=0: drop -buildmode=pie for a static binary, or use a glibc base ({GLIBC_BASES})"
 )
 
 
@@ -46,6 +49,8 @@ def _is_cgo(info: ElfInfo) -> bool:
 def libc_mismatch_hint(info: ElfInfo, base: Libc) -> str:
     """The fix when a dynamically linked program meets a base without its libc/loader."""
     wanted = wants_libc(info)
+    if info.go is not None and info.go.cgo_enabled is False and wanted is Libc.GLIBC:
+        return GO_PIE_HINT
     if _is_cgo(info) and wanted is Libc.GLIBC:
         if base is Libc.MUSL:
             return (
