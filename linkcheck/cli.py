@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 
+from linkcheck import __version__
 from linkcheck.errors import LinkcheckError
 
 __all__ = ["app", "main"]
@@ -36,6 +37,12 @@ app = typer.Typer(
 class OutputFormat(enum.StrEnum):
     text = "text"
     json = "json"
+
+
+class DockerfileFormat(enum.StrEnum):
+    text = "text"
+    json = "json"
+    sarif = "sarif"
 
 
 ImageArg = Annotated[
@@ -158,7 +165,10 @@ def analyze(
 @app.command()
 def dockerfile(
     files: Annotated[list[Path], typer.Argument(help="Dockerfiles to check.")],
-    output_format: FormatOpt = OutputFormat.text,
+    output_format: Annotated[
+        DockerfileFormat,
+        typer.Option("--format", "-f", help="Output format (sarif: for code scanning)."),
+    ] = DockerfileFormat.text,
     catalog: Annotated[
         Path | None,
         typer.Option("--catalog", help="JSON base-image catalog searched before the built-in."),
@@ -175,11 +185,15 @@ def dockerfile(
     from linkcheck.dockerfile import check_dockerfile, load_catalog
     from linkcheck.model import Severity
     from linkcheck.render.dockerfile import render_json, render_text
+    from linkcheck.render.sarif import render_sarif
 
     bases = load_catalog(catalog)
     results = [(str(path), check_dockerfile(path, catalog=bases)) for path in files]
-    render = render_json if output_format is OutputFormat.json else render_text
-    sys.stdout.write(render(results))
+    if output_format is DockerfileFormat.sarif:
+        sys.stdout.write(render_sarif(results, version=__version__))
+    else:
+        render = render_json if output_format is DockerfileFormat.json else render_text
+        sys.stdout.write(render(results))
     if any(f.severity is Severity.ERROR for _, found in results for f in found):
         raise typer.Exit(EXIT_FAIL)
 
