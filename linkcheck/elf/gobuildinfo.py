@@ -20,15 +20,11 @@ from __future__ import annotations
 
 import ast
 import struct
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from linkcheck.elf._reader import PF_W, PF_X, PT_LOAD, SHT_NOBITS, find_section, vaddr_to_offset
 from linkcheck.elf.info import GoBuildInfo
 
-if TYPE_CHECKING:
-    from linkcheck.elf._reader import ElfHeader, ProgramHeader, Reader
-
-__all__ = ["find_go_buildinfo", "parse_modinfo"]
+__all__ = ["ProgramImage", "find_go_buildinfo", "parse_modinfo"]
 
 MAGIC = b"\xff Go buildinf:"
 _ALIGN = 16
@@ -37,24 +33,26 @@ _SEARCH_SIZE = 64 * 1024  # debug/buildinfo reads this much of the data segment
 _MAX_STRING = 1 << 20  # a module list longer than 1 MiB is not something Go writes
 
 
-def _data_start(reader: Reader, header: ElfHeader, phdrs: tuple[ProgramHeader, ...]) -> int | None:
+class ProgramImage(Protocol):
+    """What this reader needs of an ELF file; the pyelftools adapter provides it."""
+
+    def section_address(self, name: str) -> int | None:
+        """``sh_addr`` of the named section if it has bytes in the file; None when absent."""
+        ...
+
+    def data_segment_address(self) -> int | None:
+        """``p_vaddr`` of the first ``PT_LOAD`` that is writable and not executable."""
+        ...
+
+    def read_memory(self, vaddr: int, size: int) -> bytes:
+        """Up to ``size`` bytes at ``vaddr``, cut at the end of its segment's file image."""
+        ...
+
+
+def _data_start(image: ProgramImage) -> int | None:
     """Virtual address to search from, as ``debug/buildinfo``'s ``elfExe.DataStart``."""
-    section = find_section(reader, header, ".go.buildinfo")
-    if section is not None and section.sh_type != SHT_NOBITS:
-        return section.sh_addr
-    for ph in phdrs:
-        if ph.p_type == PT_LOAD and ph.p_flags & (PF_X | PF_W) == PF_W:
-            return ph.p_vaddr
-    return None
-
-
-def _read_vaddr(reader: Reader, phdrs: tuple[ProgramHeader, ...], vaddr: int, size: int) -> bytes:
-    """Up to ``size`` bytes at ``vaddr``, cut at the end of its segment's file image."""
-    for ph in phdrs:
-        if ph.p_type == PT_LOAD and ph.p_vaddr <= vaddr < ph.p_vaddr + ph.p_filesz:
-            avail = ph.p_vaddr + ph.p_filesz - vaddr
-            return reader.read_upto(ph.p_offset + (vaddr - ph.p_vaddr), min(size, avail))
-    return b""
+    address = image.section_address(".go.buildinfo")
+    return address if address is not None else image.data_segment_address()
 
 
 def _find_blob(data: bytes, vaddr: int) -> bytes | None:
@@ -89,32 +87,28 @@ def _uvarint_string(data: bytes, pos: int) -> tuple[str, int] | None:
     return None
 
 
-def _pointer_string(
-    reader: Reader, phdrs: tuple[ProgramHeader, ...], blob: bytes, at: int, ptr_size: int
-) -> str | None:
+def _pointer_string(image: ProgramImage, blob: bytes, at: int, ptr_size: int) -> str | None:
     """The pre-1.18 format: a pointer to a Go string header ``{data *byte, len int}``."""
     code = {4: "I", 8: "Q"}.get(ptr_size)
     if code is None:
         return None
     fmt = (">" if blob[15] & 1 else "<") + code
     (addr,) = struct.unpack_from(fmt, blob, at)
-    head = _read_vaddr(reader, phdrs, addr, 2 * ptr_size)
+    head = image.read_memory(addr, 2 * ptr_size)
     if len(head) < 2 * ptr_size:
         return None
     data_addr, length = struct.unpack_from(fmt[0] + 2 * code, head)
     if length > _MAX_STRING:
         return None
-    data = _read_vaddr(reader, phdrs, data_addr, length)
+    data = image.read_memory(data_addr, length)
     return data.decode("utf-8", "surrogateescape") if len(data) == length else None
 
 
-def _raw_build_info(
-    reader: Reader, header: ElfHeader, phdrs: tuple[ProgramHeader, ...]
-) -> tuple[str, str] | None:
-    start = _data_start(reader, header, phdrs)
-    if start is None or vaddr_to_offset(phdrs, start) is None:
+def _raw_build_info(image: ProgramImage) -> tuple[str, str] | None:
+    start = _data_start(image)
+    if start is None:
         return None
-    blob = _find_blob(_read_vaddr(reader, phdrs, start, _SEARCH_SIZE), start)
+    blob = _find_blob(image.read_memory(start, _SEARCH_SIZE), start)
     if blob is None:
         return None
     ptr_size = blob[14]
@@ -123,8 +117,8 @@ def _raw_build_info(
         second = _uvarint_string(blob, first[1]) if first else None
         version, mod = (first[0], second[0]) if first and second else ("", "")
     else:
-        version = _pointer_string(reader, phdrs, blob, 16, ptr_size) or ""
-        mod = _pointer_string(reader, phdrs, blob, 16 + ptr_size, ptr_size) or ""
+        version = _pointer_string(image, blob, 16, ptr_size) or ""
+        mod = _pointer_string(image, blob, 16 + ptr_size, ptr_size) or ""
     if not version:
         return None
     # Strip the 16-byte sentinels around the module info (debug/buildinfo does the same test).
@@ -175,9 +169,7 @@ def parse_modinfo(version: str, modinfo: str) -> GoBuildInfo:
     return GoBuildInfo(go_version=version, path=path, main_module=main, settings=tuple(settings))
 
 
-def find_go_buildinfo(
-    reader: Reader, header: ElfHeader, phdrs: tuple[ProgramHeader, ...]
-) -> GoBuildInfo | None:
+def find_go_buildinfo(image: ProgramImage) -> GoBuildInfo | None:
     """The Go build info of this ELF file, or None when it carries none."""
-    raw = _raw_build_info(reader, header, phdrs)
+    raw = _raw_build_info(image)
     return None if raw is None else parse_modinfo(*raw)

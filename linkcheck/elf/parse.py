@@ -1,33 +1,23 @@
 """``parse_elf``: bytes or a stream in, a typed :class:`ElfInfo` out, an :class:`ElfError` on
 anything malformed.
 
-This is the one choke point for ELF errors: every problem found while reading is raised as
-:class:`linkcheck.errors.ElfError` naming the bad value, and any other exception a hostile
-file manages to provoke in the readers below is wrapped there too.
+This is the one choke point for ELF errors: problems found by linkcheck's own checks are
+raised as :class:`linkcheck.errors.ElfError` naming the bad value, and every exception that
+pyelftools (or the built-ins its code reaches) raises on a hostile file is wrapped here, once,
+naming the file and what pyelftools said.
 """
 
 from __future__ import annotations
 
-import struct
 from typing import TYPE_CHECKING
 
-from linkcheck.elf._dynamic import read_dynamic
-from linkcheck.elf._reader import (
-    ELF_MAGIC,
-    MAX_INTERP,
-    PT_INTERP,
-    Reader,
-    read_header,
-    read_program_headers,
-)
+from linkcheck.elf._elffile import ELF_MAGIC, THIRD_PARTY_ERRORS, ElfFile
 from linkcheck.elf.gobuildinfo import find_go_buildinfo
 from linkcheck.elf.info import ElfInfo
 from linkcheck.errors import ElfError
 
 if TYPE_CHECKING:
     from typing import BinaryIO
-
-    from linkcheck.elf._reader import ProgramHeader
 
 __all__ = ["is_elf", "parse_elf"]
 
@@ -37,43 +27,47 @@ def is_elf(header: bytes) -> bool:
     return header[:4] == ELF_MAGIC
 
 
-def _interp(reader: Reader, phdrs: tuple[ProgramHeader, ...]) -> str | None:
-    segment = next((ph for ph in phdrs if ph.p_type == PT_INTERP), None)
-    if segment is None:
-        return None
-    if not 0 < segment.p_filesz <= MAX_INTERP:
-        raise reader.error(f"PT_INTERP size {segment.p_filesz} is out of range")
-    raw = reader.read(segment.p_offset, segment.p_filesz, "PT_INTERP")
-    # The kernel refuses an interpreter path that is not NUL-terminated (fs/binfmt_elf.c,
-    # load_elf_binary: "elf_interpreter[p_filesz - 1] != '\0'" -> ENOEXEC).
-    if not raw.endswith(b"\0"):
-        raise reader.error(f"PT_INTERP {raw[:64]!r} is not NUL-terminated")
-    return raw[:-1].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+def _split_path(value: str | None) -> tuple[str, ...] | None:
+    return None if value is None else tuple(value.split(":"))
 
 
-def _parse(reader: Reader) -> ElfInfo:
-    header = read_header(reader)
-    phdrs = read_program_headers(reader, header)
-    dynamic = read_dynamic(reader, header, phdrs)
+def _parse(source: bytes | BinaryIO, label: str) -> ElfInfo:
+    elf = ElfFile(source, label)
+    elf_class, little_endian, machine, osabi, e_type = elf.header()
+    segment = elf.dynamic_segment()
+    facts = elf.dynamic(segment) if segment is not None else None
+    symbols = elf.symbols(facts) if facts is not None else None
     return ElfInfo(
-        elf_class=header.elf_class,
-        little_endian=header.little_endian,
-        machine=header.machine,
-        osabi=header.osabi,
-        e_type=header.e_type,
-        interp=_interp(reader, phdrs),
-        has_dynamic=dynamic is not None,
-        needed=dynamic.needed if dynamic else (),
-        soname=dynamic.soname if dynamic else None,
-        rpath=dynamic.rpath if dynamic else None,
-        runpath=dynamic.runpath if dynamic else None,
-        flags_1=dynamic.flags_1 if dynamic else 0,
-        version_needs=dynamic.version_needs if dynamic else (),
-        version_defs=dynamic.version_defs if dynamic else (),
-        undefined_symbols=dynamic.undefined_symbols if dynamic else (),
-        defined_symbols=dynamic.defined_symbols if dynamic else frozenset(),
-        go=find_go_buildinfo(reader, header, phdrs),
+        elf_class=elf_class,
+        little_endian=little_endian,
+        machine=machine,
+        osabi=osabi,
+        e_type=e_type,
+        interp=elf.interp(),
+        has_dynamic=facts is not None,
+        needed=tuple(facts.needed) if facts else (),
+        soname=facts.strings.get("DT_SONAME") if facts else None,
+        rpath=_split_path(facts.strings.get("DT_RPATH")) if facts else None,
+        runpath=_split_path(facts.strings.get("DT_RUNPATH")) if facts else None,
+        flags_1=facts.values.get("DT_FLAGS_1", 0) if facts else 0,
+        version_needs=elf.version_needs(facts, symbols) if facts else (),
+        version_defs=elf.version_defs(facts) if facts else (),
+        # A file without PT_DYNAMIC has no dynamic symbols at all: known and empty.
+        undefined_symbols=symbols.undefined if symbols is not None else (None if facts else ()),
+        defined_symbols=symbols.defined
+        if symbols is not None
+        else (None if facts else frozenset()),
+        go=find_go_buildinfo(elf),
     )
+
+
+def _own_error(error: BaseException) -> ElfError | None:
+    seen: BaseException | None = error
+    for _ in range(16):  # a short chain: construct wraps once, pyelftools once more
+        if seen is None or isinstance(seen, ElfError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def parse_elf(source: bytes | BinaryIO, *, name: str = "") -> ElfInfo:
@@ -83,10 +77,15 @@ def parse_elf(source: bytes | BinaryIO, *, name: str = "") -> ElfInfo:
     loader reads are read). ``name`` is used in error messages. Raises :class:`ElfError` for
     anything that is not a well-formed ELF file; ``OSError`` from the stream passes through.
     """
-    reader = Reader(source, name)
+    label = name or "ELF file"
     try:
-        return _parse(reader)
+        return _parse(source, label)
     except (ElfError, OSError):
         raise
-    except (struct.error, ValueError, IndexError, OverflowError, MemoryError) as e:
-        raise reader.error(f"malformed ELF data ({type(e).__name__}: {e})") from e
+    except THIRD_PARTY_ERRORS as e:
+        # An ElfError of ours (the read budget) raised inside pyelftools' construct parsing
+        # comes back wrapped in its errors: report our own message.
+        inner = _own_error(e)
+        if inner is not None:
+            raise inner from e
+        raise ElfError(f"{label}: malformed ELF data ({type(e).__name__}: {e})") from e
