@@ -11,6 +11,7 @@ import io
 import random
 import struct
 import time
+import tracemalloc
 from typing import TYPE_CHECKING
 
 import pytest
@@ -165,3 +166,182 @@ def test_huge_counts_are_bounded(fixture_binaries: Binaries) -> None:
 def test_not_elf_at_all() -> None:
     with pytest.raises(ElfError, match=r"invalid ELF magic b'#!/b'"):
         parse_elf(b"#!/bin/sh\necho hi\n", name="script")
+
+
+# --- hostile tables: pyelftools trusts counts and offsets, linkcheck must not ---------------
+
+# Nothing below may take longer than this on the 2-core CI machine (the parses are ~2 ms).
+FAST = 2.0
+
+
+def _stripped(data: bytes) -> bytes:
+    """What sstrip does: e_shoff, e_shnum and e_shstrndx zeroed (ELF64 little-endian)."""
+    out = bytearray(data)
+    out[0x28:0x30] = bytes(8)
+    out[0x3C:0x40] = bytes(4)
+    return bytes(out)
+
+
+def _dynamic_entries(data: bytes) -> list[tuple[int, int, int]]:
+    """(file position, d_tag, d_val) of every entry of PT_DYNAMIC."""
+    _, _, offset, size = next(p for p in _phdrs(data) if p[1] == 2)
+    return [
+        (pos, *struct.unpack_from("<qQ", data, pos)) for pos in range(offset, offset + size, 16)
+    ]
+
+
+def _vaddr_to_offset(data: bytes, vaddr: int) -> int:
+    phoff, phnum = struct.unpack_from("<Q", data, 0x20)[0], data[0x38]
+    for i in range(phnum):
+        p_type, _f, p_offset, p_vaddr, _pa, p_filesz = struct.unpack_from(
+            "<IIQQQQ", data, phoff + 56 * i
+        )
+        if p_type == 1 and p_vaddr <= vaddr < p_vaddr + p_filesz:
+            return int(p_offset + vaddr - p_vaddr)
+    raise AssertionError(f"{vaddr:#x} is in no PT_LOAD")
+
+
+def _section_header(data: bytes, sh_type: int) -> int:
+    """File position of the first section header of type ``sh_type``."""
+    shoff, shnum = struct.unpack_from("<Q", data, 0x28)[0], struct.unpack_from("<H", data, 0x3C)[0]
+    for i in range(shnum):
+        if struct.unpack_from("<I", data, shoff + 64 * i + 4)[0] == sh_type:
+            return int(shoff + 64 * i)
+    raise AssertionError(f"no section of type {sh_type}")
+
+
+def _timed(data: bytes) -> tuple[float, ElfError | None]:
+    started = time.perf_counter()
+    try:
+        parse_elf(data, name="hostile")
+        error = None
+    except ElfError as e:
+        error = e
+    return time.perf_counter() - started, error
+
+
+def _no_dt_null(data: bytes) -> bytes:
+    """Every DT_NULL turned into DT_DEBUG, and 16 MiB of non-NULL tags after the file."""
+    out = bytearray(data)
+    for pos, tag, _ in _dynamic_entries(data):
+        if tag == 0:
+            struct.pack_into("<qQ", out, pos, 21, 0)
+    return _stripped(bytes(out)) + struct.pack("<qQ", 21, 0) * (1 << 20)
+
+
+def _endless_gnu_hash_chain(data: bytes) -> bytes:
+    """The first GNU hash bucket sent to a chain in 16 MiB of zeros (never a last entry)."""
+    gnu = next(v for _, t, v in _dynamic_entries(data) if t == 0x6FFFFEF5)
+    offset = _vaddr_to_offset(data, gnu)
+    nbuckets, symoffset, bloom_size, _ = struct.unpack_from("<4I", data, offset)
+    chains = offset + 16 + 8 * bloom_size + 4 * nbuckets
+    out = bytearray(_stripped(data))
+    struct.pack_into("<I", out, offset + 16 + 8 * bloom_size, symoffset + (len(out) - chains) // 4)
+    return bytes(out) + bytes(16 << 20)
+
+
+def _huge_gnu_hash_buckets(data: bytes) -> bytes:
+    gnu = next(v for _, t, v in _dynamic_entries(data) if t == 0x6FFFFEF5)
+    out = bytearray(_stripped(data))
+    struct.pack_into("<I", out, _vaddr_to_offset(data, gnu), 0x7FFFFFFF)
+    return bytes(out)
+
+
+def _needed_without_nul(data: bytes) -> bytes:
+    """DT_NEEDED pointing at 16 MiB of text that never ends (sections stripped)."""
+    strtab = _vaddr_to_offset(data, next(v for _, t, v in _dynamic_entries(data) if t == 5))
+    out = bytearray(_stripped(data))
+    pos = next(p for p, t, _ in _dynamic_entries(data) if t == 1)
+    struct.pack_into("<Q", out, pos + 8, len(out) - strtab)
+    return bytes(out) + b"A" * (16 << 20)
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [_no_dt_null, _endless_gnu_hash_chain, _huge_gnu_hash_buckets, _needed_without_nul],
+    ids=["no-dt-null", "endless-gnu-hash-chain", "huge-gnu-hash-buckets", "needed-without-nul"],
+)
+def test_hostile_dynamic_tables_fail_fast(fixture_binaries: Binaries, mutate: object) -> None:
+    """Tables pyelftools would walk to the end of the file, an element per read."""
+    assert callable(mutate)
+    elapsed, _ = _timed(mutate(fixture_binaries.path("c-ver2").read_bytes()))
+    assert elapsed < FAST
+
+
+def test_huge_gnu_hash_buckets_named(fixture_binaries: Binaries) -> None:
+    mutant = _huge_gnu_hash_buckets(fixture_binaries.path("c-ver2").read_bytes())
+    with pytest.raises(ElfError, match=r"hostile: DT_GNU_HASH at offset 0x[0-9a-f]+ .* outside"):
+        parse_elf(mutant, name="hostile")
+
+
+def test_no_dt_null_leaves_symbols_unknown(fixture_binaries: Binaries) -> None:
+    """Without DT_NULL the symbol count is unknowable without sections: None, not a guess."""
+    data = fixture_binaries.path("c-ver2").read_bytes()
+    info = parse_elf(_no_dt_null(data), name="hostile")
+    good = parse_elf(data)
+    assert info.needed == good.needed and info.version_needs[0].file == "libver.so.1"
+    assert info.undefined_symbols is None and info.defined_symbols is None
+    assert all(v.symbols is None for v in info.version_needs)
+
+
+def test_absurd_section_count_is_ignored_like_ld_so(fixture_binaries: Binaries) -> None:
+    """e_shnum 0 with 2**40 sections in section header 0: the loader facts are still read."""
+    data = fixture_binaries.path("c-ver2").read_bytes()
+    shoff = struct.unpack_from("<Q", data, 0x28)[0]
+    out = bytearray(data)
+    out[0x3C:0x3E] = bytes(2)  # e_shnum = 0: the count is sh_size of section header 0
+    struct.pack_into("<Q", out, shoff + 32, 1 << 40)
+    started = time.perf_counter()
+    info = parse_elf(bytes(out), name="hostile")
+    assert time.perf_counter() - started < FAST
+    assert info == parse_elf(_stripped(data))
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        (4, 8, r"SHT_NOBITS"),  # sh_type (pyelftools refuses it as .gnu.version's link)
+        (8, 0x800, r"\.dynsym has no plain bytes in the file \(SHT_DYNSYM\)"),  # SHF_COMPRESSED
+    ],
+    ids=["nobits", "compressed"],
+)
+def test_dynsym_without_bytes_allocates_nothing(
+    fixture_binaries: Binaries, field: int, value: int, message: str
+) -> None:
+    """pyelftools would make 1 TiB of zeros for NOBITS, or inflate a 'compressed' table."""
+    data = bytearray(fixture_binaries.path("c-ver2").read_bytes())
+    header = _section_header(bytes(data), 11)  # SHT_DYNSYM
+    struct.pack_into("<I" if field == 4 else "<Q", data, header + field, value)
+    struct.pack_into("<Q", data, header + 32, 24 << 36)  # sh_size: 1.5 TiB of Elf64_Sym
+    tracemalloc.start()
+    try:
+        with pytest.raises(ElfError, match=message):
+            parse_elf(bytes(data), name="hostile")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 20
+
+
+def test_version_chain_is_capped(fixture_binaries: Binaries) -> None:
+    """A .gnu.version_r whose entries link to themselves, with sh_info 2**32 - 1."""
+    data = bytearray(fixture_binaries.path("c-ver2").read_bytes())
+    header = _section_header(bytes(data), 0x6FFFFFFE)  # SHT_GNU_verneed
+    struct.pack_into("<I", data, header + 44, 0xFFFFFFFF)  # sh_info
+    table = struct.unpack_from("<Q", data, header + 24)[0]
+    vn_cnt, vn_aux = (
+        struct.unpack_from("<H", data, table + 2)[0],
+        struct.unpack_from("<I", data, table + 8)[0],
+    )
+    assert vn_cnt >= 1
+    struct.pack_into("<I", data, table + 12, 16)  # vn_next: the next entry overlaps this one
+    struct.pack_into("<I", data, table + vn_aux + 12, 0)  # vna_next 0: one version each
+    elapsed, error = _timed(bytes(data))
+    assert elapsed < FAST
+    assert error is None or str(error).startswith("hostile: ")
+
+
+def test_endless_hash_chain_hits_the_read_budget(fixture_binaries: Binaries) -> None:
+    mutant = _endless_gnu_hash_chain(fixture_binaries.path("c-ver2").read_bytes())
+    with pytest.raises(ElfError, match=r"^hostile: more than \d+ reads: tables too large"):
+        parse_elf(mutant, name="hostile")
