@@ -21,6 +21,7 @@ from __future__ import annotations
 import io
 import logging
 import struct
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from elftools.common.exceptions import DWARFError, ELFError
@@ -114,14 +115,14 @@ class _Stream:
         return self._raw.read(self.size if size is None or size < 0 else min(size, self.size))
 
 
+@dataclass(slots=True)
 class DynamicFacts:
-    """What ld.so takes from ``PT_DYNAMIC``, as plain Python values."""
+    """What ld.so takes from ``PT_DYNAMIC``, as plain Python values (filled while reading)."""
 
-    def __init__(self) -> None:
-        self.needed: list[str] = []
-        self.strings: dict[str, str] = {}  # DT_SONAME/DT_RPATH/DT_RUNPATH: the last one wins
-        self.values: dict[str, int] = {}  # d_tag name -> d_val/d_ptr: the last one wins
-        self.terminated = False  # DT_NULL seen within p_filesz
+    needed: list[str] = field(default_factory=list)
+    strings: dict[str, str] = field(default_factory=dict)  # SONAME/RPATH/RUNPATH: last wins
+    values: dict[str, int] = field(default_factory=dict)  # d_tag name -> d_val: last wins
+    terminated: bool = False  # DT_NULL seen within p_filesz
 
 
 class ElfFile:
