@@ -367,9 +367,8 @@ class ElfFile:
         count = segment.num_symbols()
         if count > MAX_SYMBOLS:
             raise self.error(f"DT_SYMTAB symbol count {count} is implausible")
-        return self.read(symtab, count * entsize, f"DT_SYMTAB ({count} symbols)"), self.dt_strings(
-            facts
-        )
+        table = self.read(symtab, count * entsize, f"DT_SYMTAB ({count} symbols)")
+        return table, self.dt_strings(facts)
 
     def _check_hash_tables(self, facts: DynamicFacts) -> None:
         """The hash-table arrays pyelftools will parse must lie inside the file."""
@@ -455,10 +454,11 @@ class ElfFile:
     def _version_table(
         self, sh_type: str, facts: DynamicFacts, tag: str, count_tag: str
     ) -> GNUVersionSection | Section | None:
-        """The version section; without section headers, pyelftools' own section class over
-        the table ``DT_VERNEED``/``DT_VERDEF`` points at (the header it would have had)."""
-        if self.has_sections:
-            return self._named_sections().get(sh_type)
+        """The version section; without one, pyelftools' own section class over the table
+        ``DT_VERNEED``/``DT_VERDEF`` points at (given the header the section would have had)."""
+        section = self._named_sections().get(sh_type)
+        if section is not None:
+            return section
         offset = self.offset_of(facts, tag)
         if offset is None:
             return None
