@@ -67,10 +67,11 @@ THIRD_PARTY_ERRORS: tuple[type[BaseException], ...] = (
     MemoryError,
 )
 
-# Limits no real file comes near (libLLVM-15.so.1: 46,325 dynamic symbols, 40 sections;
+# Limits no real file comes near (libLLVM-15.so.1: 46,325 dynamic symbols, 31 sections;
 # glibc 2.36 libc.so.6: 39 version definitions). pyelftools parses the hash-table arrays an
-# element per read each time it builds the section objects: libLLVM-15 (117 MB) costs 116,000
-# reads per pass, libc.so.6 (2 MB) 6,000, so the budget grows with the file: linear time.
+# element per read when it builds the section objects: a whole parse of libLLVM-15 (117 MB)
+# makes 117,000 reads (budget 1.9 million), libc.so.6 (2 MB) 6,900 (budget 80,000). The
+# budget grows with the file, so a hostile file costs time linear in its size.
 READS_BASE = 50_000
 READS_PER_BYTE = 1 / 64
 MAX_SECTIONS = 4096
