@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from packaging.version import InvalidVersion, Version
+
 from linkcheck.checks import register
 from linkcheck.checks.hints import GLIBC_BASES, libc_mismatch_hint, wants_libc
 from linkcheck.loader.types import LookupStatus
@@ -137,16 +139,23 @@ def stale_ld_cache(facts: Facts) -> Iterator[Finding]:
 _VERSION_RE = re.compile(r"^(.*?)(\d+(?:\.\d+)*)$")
 
 
-def version_key(version: str) -> tuple[str, tuple[int, ...]]:
-    """``GLIBC_2.34`` -> ("GLIBC_", (2, 34)), so 2.4 < 2.34 as ld.so users expect."""
+def _split_version(version: str) -> tuple[str, Version] | None:
     match = _VERSION_RE.match(version)
     if match is None:
-        return version, ()
-    return match.group(1), tuple(int(p) for p in match.group(2).split("."))
+        return None
+    try:
+        return match.group(1), Version(match.group(2))
+    except InvalidVersion:
+        return None
+
+
+def version_key(version: str) -> tuple[str, Version]:
+    """``GLIBC_2.34`` -> ("GLIBC_", Version("2.34")), so 2.4 < 2.34 as ld.so users expect."""
+    return _split_version(version) or (version, Version("0"))
 
 
 def _highest(versions: tuple[str, ...] | list[str], prefix: str) -> str | None:
-    same = [v for v in versions if version_key(v)[0] == prefix and version_key(v)[1]]
+    same = [v for v in versions if (split := _split_version(v)) and split[0] == prefix]
     return max(same, key=version_key) if same else None
 
 

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
+from packaging.version import InvalidVersion, Version
+
 from linkcheck.dockerfile.builds import Artifact, Linkage
 from linkcheck.dockerfile.catalog import LibcFlavour
 from linkcheck.model import Severity
@@ -41,7 +43,7 @@ STATIC_BASE = "gcr.io/distroless/static-debian12"
 GLIBC_BASE = "gcr.io/distroless/base-debian12"
 # glibc 2.34 merged libpthread/libdl into libc: anything linked against >= 2.34 needs
 # GLIBC_2.34 (__libc_start_main), so it cannot start on an older glibc (FACTS.md).
-GLIBC_HARD_FLOOR = (2, 34)
+GLIBC_HARD_FLOOR = Version("2.34")
 _DEBIAN_CODENAMES = {
     "debian10": "buster",
     "debian11": "bullseye",
@@ -198,10 +200,10 @@ def musl_on_glibc(stage: Stage, placed: Placed) -> DockerfileFinding | None:
     return _finding("musl-binary-on-glibc-base", _severity(a), stage, placed, message, hint)
 
 
-def _version(text: str | None) -> tuple[int, ...] | None:
+def _version(text: str | None) -> Version | None:
     try:
-        return tuple(int(part) for part in text.split(".")) if text else None
-    except ValueError:
+        return Version(text) if text else None
+    except InvalidVersion:
         return None
 
 
