@@ -160,7 +160,7 @@ def test_huge_counts_are_bounded(fixture_binaries: Binaries) -> None:
         started = time.perf_counter()
         with contextlib.suppress(ElfError):
             parse_elf(mutant, name="app")
-        assert time.perf_counter() - started < 1.0
+        assert time.perf_counter() - started < HANG_GUARD
 
 
 def test_not_elf_at_all() -> None:
@@ -170,8 +170,10 @@ def test_not_elf_at_all() -> None:
 
 # --- hostile tables: pyelftools trusts counts and offsets, linkcheck must not ---------------
 
-# Nothing below may take longer than this on the 2-core CI machine (the parses are ~2 ms).
-FAST = 2.0
+# A hang guard, not a speed target (speed is measured by `make bench`): these parses take
+# ~2 ms; only a loop that the read budget failed to stop could come near this bound, and a
+# loaded CI machine cannot.
+HANG_GUARD = 30.0
 
 
 def _stripped(data: bytes) -> bytes:
@@ -265,7 +267,7 @@ def test_hostile_dynamic_tables_fail_fast(fixture_binaries: Binaries, mutate: ob
     """Tables pyelftools would walk to the end of the file, an element per read."""
     assert callable(mutate)
     elapsed, _ = _timed(mutate(fixture_binaries.path("c-ver2").read_bytes()))
-    assert elapsed < FAST
+    assert elapsed < HANG_GUARD
 
 
 def test_huge_gnu_hash_buckets_named(fixture_binaries: Binaries) -> None:
@@ -293,7 +295,7 @@ def test_absurd_section_count_is_ignored_like_ld_so(fixture_binaries: Binaries) 
     struct.pack_into("<Q", out, shoff + 32, 1 << 40)
     started = time.perf_counter()
     info = parse_elf(bytes(out), name="hostile")
-    assert time.perf_counter() - started < FAST
+    assert time.perf_counter() - started < HANG_GUARD
     assert info == parse_elf(_stripped(data))
 
 
@@ -337,7 +339,7 @@ def test_version_chain_is_capped(fixture_binaries: Binaries) -> None:
     struct.pack_into("<I", data, table + 12, 16)  # vn_next: the next entry overlaps this one
     struct.pack_into("<I", data, table + vn_aux + 12, 0)  # vna_next 0: one version each
     elapsed, error = _timed(bytes(data))
-    assert elapsed < FAST
+    assert elapsed < HANG_GUARD
     assert error is None or str(error).startswith("hostile: ")
 
 
