@@ -38,6 +38,7 @@ __all__ = [
     "parse_shebang",
     "resolve_entrypoint",
     "resolve_user",
+    "shell_command",
 ]
 
 # What Docker/containerd put in the environment when the image config has no PATH
@@ -52,6 +53,7 @@ class ExecRole(enum.Enum):
     ENTRYPOINT = "entrypoint"
     INTERPRETER = "interpreter"  # the #! line's program
     ENV_PROGRAM = "env-program"  # X in "#!/usr/bin/env X"
+    SHELL_COMMAND = "shell-command"  # the program "sh -c SCRIPT" runs (Docker's shell form)
 
 
 class ExecProblem(enum.Enum):
@@ -320,6 +322,34 @@ def _follow_scripts(ctx: _Context, first: ExecStep) -> list[ExecStep]:
     return steps
 
 
+# Docker's shell form (``CMD app --flag``) is stored as ["/bin/sh", "-c", "app --flag"]: the
+# container lives or dies with ``app``, not with the shell. Only a plainly written first
+# command is followed; anything a shell would have to expand is left alone (unknown, not
+# guessed).
+_SHELLS = frozenset({"sh", "ash", "bash", "dash", "ksh", "mksh", "zsh"})
+_SHELL_META = frozenset("$`\\|&;<>(){}*?[]~'\"#")
+_SHELL_BUILTINS = frozenset(
+    {".", ":", "[", "alias", "break", "cd", "command", "continue", "echo", "eval", "exit",
+     "export", "false", "for", "if", "printf", "read", "readonly", "return", "set", "shift",
+     "source", "test", "trap", "true", "ulimit", "umask", "unset", "until", "wait", "while"}
+)  # fmt: skip
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
+
+
+def shell_command(argv: Sequence[str]) -> str | None:
+    """The program ``sh -c SCRIPT`` execs first, when SCRIPT names it plainly; else None."""
+    if len(argv) < 3 or posixpath.basename(argv[0]) not in _SHELLS or argv[1] != "-c":
+        return None
+    words = argv[2].split()
+    while words and (words[0] == "exec" or _ASSIGNMENT.match(words[0])):
+        if any(c in _SHELL_META for c in words[0]):
+            return None  # VAR=$(...) or similar: the shell would have to run something
+        words = words[1:]
+    if not words or words[0] in _SHELL_BUILTINS or any(c in _SHELL_META for c in words[0]):
+        return None
+    return words[0]
+
+
 def _with_problem(step: ExecStep, problem: ExecProblem) -> ExecStep:
     return ExecStep(step.role, step.name, step.path, step.file, problem, step.searched,
                     step.skipped, step.crlf, step.script)  # fmt: skip
@@ -346,5 +376,9 @@ def resolve_entrypoint(
         return EntrypointResolution(argv, pairs, cwd, user, None, (step,), config.user)
     ctx = _Context(reader, user, path_var if path_var is not None else DEFAULT_PATH, cwd)
     first = _look_path(ctx, ExecRole.ENTRYPOINT, argv[0])
-    steps = tuple(_follow_scripts(ctx, first))
-    return EntrypointResolution(argv, pairs, cwd, user, None, steps, config.user)
+    steps = _follow_scripts(ctx, first)
+    program = shell_command(argv)
+    if program is not None and all(s.problem is None for s in steps):
+        # The shell looks the command up on PATH itself (a name with a slash as it is).
+        steps += _follow_scripts(ctx, _look_path(ctx, ExecRole.SHELL_COMMAND, program))
+    return EntrypointResolution(argv, pairs, cwd, user, None, tuple(steps), config.user)

@@ -250,7 +250,7 @@ class LibraryNode:
 class ExecutedFile:
     """One file exec'd on the way to ``main``: the entrypoint, a ``#!`` interpreter, env's X."""
 
-    role: str  # "entrypoint", "interpreter", "env-program"
+    role: str  # "entrypoint", "interpreter", "env-program", "shell-command"
     name: str  # as asked (argv[0], the #! path, env's argument)
     path: str | None  # the path exec'd, after the PATH search
     real_path: str | None  # after symlinks

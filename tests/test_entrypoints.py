@@ -18,6 +18,7 @@ from linkcheck.entrypoints import (
     parse_shebang,
     resolve_entrypoint,
     resolve_user,
+    shell_command,
 )
 from linkcheck.image import DirFileSystem
 from linkcheck.loader.objects import FileKind, ObjectReader
@@ -321,3 +322,27 @@ def test_env_without_split_takes_the_rest_of_the_line_as_one_name(tree: Path) ->
     write(tree, "/run.sh", "#!/usr/bin/env app --flag\n")
     step = resolve(tree, config(("/run.sh",), env=("PATH=/usr/bin",))).steps[-1]
     assert (step.name, step.problem) == ("app --flag", ExecProblem.NOT_IN_PATH)
+
+
+@pytest.mark.parametrize(
+    ("argv", "program"),
+    [
+        (("/bin/sh", "-c", "app --flag"), "app"),
+        (("/bin/sh", "-c", "exec /app --port 80"), "/app"),
+        (("sh", "-c", "FOO=1 BAR=2 exec ./server"), "./server"),
+        (("/bin/bash", "-c", "  /usr/bin/python3 -m app"), "/usr/bin/python3"),
+        (("/bin/sh", "-c", "$APP"), None),  # the shell would expand it
+        (("/bin/sh", "-c", "FOO=$(id) app"), None),
+        (("/bin/sh", "-c", "cd /srv && ./run"), None),  # a builtin first
+        (("/bin/sh", "-c", "app; other"), None),
+        (("/bin/sh", "-c", ""), None),
+        (("/bin/sh", "-x", "app"), None),
+        (("/usr/bin/python3", "-c", "print(1)"), None),  # not a shell
+        (("/bin/sh", "-c"), None),
+    ],
+    ids=lambda v: repr(v),
+)
+def test_shell_command_follows_only_a_plain_first_word(
+    argv: tuple[str, ...], program: str | None
+) -> None:
+    assert shell_command(argv) == program

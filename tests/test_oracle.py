@@ -39,7 +39,8 @@ SAME_AT_RUN_TIME = {
     "arch-mismatch": "exec-format-error",
     "stale-ld-cache": "missing-library",
 }
-NOT_EXECUTABLE_BY_KERNEL = {"script-no-shebang"}
+# "sh -c app" prints "app: not found" for ENOENT, whether app or its interpreter is missing.
+SHELL_SAYS_NOT_FOUND = {"entrypoint-not-found", "missing-interpreter"}
 
 GLIBC_LIB = "/lib/x86_64-linux-gnu"
 
@@ -182,6 +183,17 @@ CASES = (
     ),
     Case("owner-only-exec-as-root", "static", ("/app",), None, app("go-static", mode=0o700)),
     Case("entrypoint-is-directory", "static", ("/srv",), "not-executable", dirs=("/srv",)),
+    # Docker's shell form: CMD app --flag is ["/bin/sh", "-c", "app --flag"]
+    Case("shell-form-static", "musl", ("/bin/sh", "-c", "exec /app --flag"), None,
+         app("musl-static")),
+    Case("shell-form-on-path", "glibc_shell", ("/bin/sh", "-c", "app"), None,
+         app("go-static", "/usr/local/bin/app")),
+    Case("shell-form-glibc-on-musl", "musl", ("/bin/sh", "-c", "exec /app"),
+         "missing-interpreter", app("go-cgo")),
+    Case("shell-form-absent", "glibc_shell", ("/bin/sh", "-c", "FOO=1 exec /app --flag"),
+         "entrypoint-not-found"),
+    Case("shell-form-script-without-bash", "musl", ("/bin/sh", "-c", "/app"),
+         "missing-interpreter", app("script-bash")),
 )  # fmt: skip
 
 
@@ -249,11 +261,13 @@ def test_verdict_matches_reality(
         arch=case.platform.split("/")[1],
     )
     expected_at_run_time = SAME_AT_RUN_TIME.get(case.expect or "", case.expect)
+    if case.entrypoint[1:2] == ("-c",) and case.expect in SHELL_SAYS_NOT_FOUND:
+        expected_at_run_time = "shell-not-found"
     if case.expect == "not-executable" and real.exec_errno == "ENOEXEC":
         expected_at_run_time = "exec-format-error"
     assert real.rule == expected_at_run_time, (real.exit_code, real.stderr, real.stdout)
     if case.expect is None:
-        # the entrypoint is always the case's first file: it must have printed its greeting
+        # the program is always the case's first file: it must have printed its greeting
         expected_output = fixture_binaries[case.files[0][1]].output
         assert expected_output is not None
         assert real.stdout.strip() == expected_output.strip()

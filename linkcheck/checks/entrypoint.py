@@ -56,35 +56,63 @@ def unknown_user(facts: Facts) -> Iterator[Finding]:
     )
 
 
-@register("entrypoint-not-found", Severity.ERROR, "argv[0] does not exist or is not in PATH")
-def entrypoint_not_found(facts: Facts) -> Iterator[Finding]:
-    steps = facts.entrypoint.steps
-    if not steps or steps[0].role is not ExecRole.ENTRYPOINT:
-        return
-    step = steps[0]
+def _not_found(step: ExecStep) -> tuple[str, str] | None:
+    """(message, hint) for an entrypoint that cannot be found, or None if it was."""
     if step.problem is ExecProblem.EMPTY_ARGV:
-        message = "the image has neither an Entrypoint nor a Cmd: there is nothing to run"
-        hint = "set ENTRYPOINT or CMD in the Dockerfile, or pass one to docker run"
-    elif step.problem is ExecProblem.NOT_IN_PATH:
+        return (
+            "the image has neither an Entrypoint nor a Cmd: there is nothing to run",
+            "set ENTRYPOINT or CMD in the Dockerfile, or pass one to docker run",
+        )
+    if step.problem is ExecProblem.NOT_IN_PATH:
         message = f'exec: "{step.name}": executable file not found in $PATH'
         if step.skipped:
             message += f" ({', '.join(step.skipped)} exists but is not executable for the user)"
-        hint = f"install {step.name} in the image, or give its absolute path"
-    elif step.problem is ExecProblem.NOT_FOUND:
+        return message, f"install {step.name} in the image, or give its absolute path"
+    if step.problem is ExecProblem.NOT_FOUND:
         res = step.file.resolution if step.file else None
         why = "does not exist in the image (no such file or directory)"
         if res is not None and res.error:
             why = f"cannot be looked up: {res.error}"  # ELOOP/ENOTDIR, not ENOENT
         elif res is not None and res.hops:
             why = f"is a dangling symlink ({res.hops[-1]}: no such file or directory)"
-        message = f"the entrypoint {step.path} {why}"
-        hint = "COPY the program to that path, or fix ENTRYPOINT/CMD to where it is"
-    else:
-        return
-    yield Finding(
-        "entrypoint-not-found", Severity.ERROR, step.path, message, hint, _step_detail(facts, step)
-    )
+        return (
+            f"the entrypoint {step.path} {why}",
+            "COPY the program to that path, or fix ENTRYPOINT/CMD to where it is",
+        )
+    return None
 
+
+@register("entrypoint-not-found", Severity.ERROR, "argv[0] does not exist or is not in PATH")
+def entrypoint_not_found(facts: Facts) -> Iterator[Finding]:
+    for step in facts.entrypoint.steps:
+        if step.role not in (ExecRole.ENTRYPOINT, ExecRole.SHELL_COMMAND):
+            continue
+        texts = _not_found(step)
+        if texts is None:
+            continue
+        message, hint = texts
+        if step.role is ExecRole.SHELL_COMMAND:
+            # The shell reports it ("sh: 1: app: not found", exit 127) rather than runc.
+            script = facts.entrypoint.argv[2]
+            message = f"the shell command {script!r} runs {step.name!r}: " + message.replace(
+                "the entrypoint ", ""
+            )
+        yield Finding(
+            "entrypoint-not-found",
+            Severity.ERROR,
+            step.path,
+            message,
+            hint,
+            _step_detail(facts, step),
+        )
+
+
+_ROLE_NAMES = {
+    ExecRole.ENTRYPOINT: "the entrypoint",
+    ExecRole.INTERPRETER: "the #! interpreter",
+    ExecRole.ENV_PROGRAM: "the #! interpreter",
+    ExecRole.SHELL_COMMAND: "the shell command's program",
+}
 
 _NOT_EXEC = {
     ExecProblem.DIRECTORY: ("is a directory (permission denied)", "point it at a program"),
@@ -115,7 +143,7 @@ def not_executable(facts: Facts) -> Iterator[Finding]:
         user = facts.entrypoint.user
         if step.problem is ExecProblem.PERMISSION and user is not None:
             what = what.replace("the user", f"uid {user.uid}")
-        role = "the entrypoint" if step.role is ExecRole.ENTRYPOINT else "the #! interpreter"
+        role = _ROLE_NAMES[step.role]
         yield Finding(
             "not-executable",
             Severity.ERROR,
@@ -132,8 +160,8 @@ def not_executable(facts: Facts) -> Iterator[Finding]:
 def missing_script_interpreter(facts: Facts) -> Iterator[Finding]:
     """The #! half of missing-interpreter (the PT_INTERP half is in checks/elf.py)."""
     for step in facts.entrypoint.steps:
-        if step.role is ExecRole.ENTRYPOINT:
-            continue
+        if step.role in (ExecRole.ENTRYPOINT, ExecRole.SHELL_COMMAND):
+            continue  # entrypoint-not-found
         if step.problem not in (ExecProblem.NOT_FOUND, ExecProblem.NOT_IN_PATH):
             continue
         script = step.script or "the script"

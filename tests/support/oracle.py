@@ -62,6 +62,9 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     (r"wrong ELF class", "missing-library"),
     (r"Error loading shared library .*: No such file", "missing-library"),
     (r"Error relocating .*: symbol not found", "undefined-symbol"),
+    # dash ("sh: 1: exec: /app: not found"), busybox ("sh: exec: line 0: /app: not found"):
+    # ENOENT from execve, whether the file or its interpreter is missing
+    (r"sh: .*: not found", "shell-not-found"),
     # busybox/coreutils env when the program named on a "#!/usr/bin/env X" line is absent
     (r"env: .*(can't execute|No such file)", "missing-interpreter"),
     (r"symbol lookup error", "undefined-symbol"),
