@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench fixtures clean
+.PHONY: demo test lint bench tools clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,11 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python fixtures/demo/run_demo.py
 
-test: $(STAMP)
+# The suite runs real compilers, image tools and, as root, the entrypoints themselves.
+tools:
+	bash .ci/tools.sh
+
+test: $(STAMP) tools
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
