@@ -24,7 +24,7 @@ import pytest
 from linkcheck import analyze
 from linkcheck.model import Severity
 from tests.support.imagebuilder import ImageSpec, Layer, write_image
-from tests.support.oracle import run_entrypoint
+from tests.support.oracle import DEFAULT_PATH, run_entrypoint
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -210,6 +210,23 @@ def _layer(case: Case, binaries: Binaries) -> Layer:
     return layer
 
 
+def _env(case: Case) -> tuple[str, ...]:
+    return case.env or (f"PATH={DEFAULT_PATH}",)
+
+
+def _write_layout(case: Case, bases: dict[str, Path], binaries: Binaries, dest: Path) -> Path:
+    """The case's image (its base, then one layer of its files) as an OCI layout tagged case."""
+    spec = ImageSpec(
+        layers=[Layer().add_tree(bases[case.base]), _layer(case, binaries)],
+        entrypoint=list(case.entrypoint),
+        user=case.user,
+        platform=case.platform,
+        working_dir=case.extra.get("working_dir", ""),
+        env=_env(case),
+    )
+    return write_image(spec, dest, "oci-layout", tags=["case"])
+
+
 @pytest.fixture(scope="module")
 def bases(request: pytest.FixtureRequest) -> dict[str, Path]:
     names = ("glibc", "glibc_shell", "musl", "static", "arm64_glibc", "stale_ldcache")
@@ -233,17 +250,8 @@ def test_verdict_matches_reality(
     oracle_host: None,
     tmp_path: Path,
 ) -> None:
-    default_env = ("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",)
-    env = case.env or default_env
-    spec = ImageSpec(
-        layers=[Layer().add_tree(bases[case.base]), _layer(case, fixture_binaries)],
-        entrypoint=list(case.entrypoint),
-        user=case.user,
-        platform=case.platform,
-        working_dir=case.extra.get("working_dir", ""),
-        env=env,
-    )
-    layout = write_image(spec, tmp_path / "layout", "oci-layout", tags=["case"])
+    env = _env(case)
+    layout = _write_layout(case, bases, fixture_binaries, tmp_path / "layout")
 
     report = analyze(layout)
     (platform,) = report.platforms
@@ -301,14 +309,7 @@ SKOPEO_DESTS = {
 def test_verdict_same_when_written_by_skopeo(
     case: Case, dest: str, bases: dict[str, Path], fixture_binaries: Binaries, tmp_path: Path
 ) -> None:
-    spec = ImageSpec(
-        layers=[Layer().add_tree(bases[case.base]), _layer(case, fixture_binaries)],
-        entrypoint=list(case.entrypoint),
-        user=case.user,
-        platform=case.platform,
-        env=case.env or ("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",),
-    )
-    layout = write_image(spec, tmp_path / "layout", "oci-layout", tags=["case"])
+    layout = _write_layout(case, bases, fixture_binaries, tmp_path / "layout")
     out = tmp_path / "image.tar"
     target, *flags = SKOPEO_DESTS[dest]
     subprocess.run(
